@@ -1,0 +1,141 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Simd;
+
+namespace Kernels.Elementwise;
+
+/// <summary>
+/// The shared drivers for elementwise operators: they pick the width, unroll by four, and finish the tail
+/// with one overlapping vector instead of a scalar loop. The tail vector is computed from the inputs
+/// before the main loop writes anything, so an output that is the same span as an input stays correct.
+/// Callers validate lengths and aliasing first; the drivers trust their arguments.
+/// </summary>
+internal static class ElementwiseDriver
+{
+    public static void Unary<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y)
+        where TOp : struct, IUnaryOperator
+    {
+        var loop = new UnaryLoop<TOp>(op, x, y);
+        IsaDispatch.Run(ref loop);
+    }
+
+    public static void Binary<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z)
+        where TOp : struct, IBinaryOperator
+    {
+        var loop = new BinaryLoop<TOp>(op, x, y, z);
+        IsaDispatch.Run(ref loop);
+    }
+
+    /// <summary>out[i, j] = op(x[i, j], row[j]) over a row-major [rows, cols] matrix.</summary>
+    public static void RowBroadcast<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> row, Span<float> output, int rows, int cols)
+        where TOp : struct, IBinaryOperator
+    {
+        for (var r = 0; r < rows; r++)
+        {
+            var offset = r * cols;
+            Binary(op, x.Slice(offset, cols), row, output.Slice(offset, cols));
+        }
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void UnaryCore<TOp, TVec>(TOp op, ref float x, ref float y, nuint length)
+        where TOp : struct, IUnaryOperator
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (length < width)
+        {
+            for (nuint k = 0; k < length; k++)
+            {
+                Vec1.Store(op.Invoke(Vec1.Load(ref x, k)), ref y, k);
+            }
+
+            return;
+        }
+
+        var last = op.Invoke(TVec.Load(ref x, length - width));
+        nuint i = 0;
+        for (; i + (4 * width) <= length; i += 4 * width)
+        {
+            var a0 = op.Invoke(TVec.Load(ref x, i));
+            var a1 = op.Invoke(TVec.Load(ref x, i + width));
+            var a2 = op.Invoke(TVec.Load(ref x, i + (2 * width)));
+            var a3 = op.Invoke(TVec.Load(ref x, i + (3 * width)));
+            TVec.Store(a0, ref y, i);
+            TVec.Store(a1, ref y, i + width);
+            TVec.Store(a2, ref y, i + (2 * width));
+            TVec.Store(a3, ref y, i + (3 * width));
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TVec.Store(op.Invoke(TVec.Load(ref x, i)), ref y, i);
+        }
+
+        TVec.Store(last, ref y, length - width);
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void BinaryCore<TOp, TVec>(TOp op, ref float x, ref float y, ref float z, nuint length)
+        where TOp : struct, IBinaryOperator
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (length < width)
+        {
+            for (nuint k = 0; k < length; k++)
+            {
+                Vec1.Store(op.Invoke(Vec1.Load(ref x, k), Vec1.Load(ref y, k)), ref z, k);
+            }
+
+            return;
+        }
+
+        var last = op.Invoke(TVec.Load(ref x, length - width), TVec.Load(ref y, length - width));
+        nuint i = 0;
+        for (; i + (4 * width) <= length; i += 4 * width)
+        {
+            var a0 = op.Invoke(TVec.Load(ref x, i), TVec.Load(ref y, i));
+            var a1 = op.Invoke(TVec.Load(ref x, i + width), TVec.Load(ref y, i + width));
+            var a2 = op.Invoke(TVec.Load(ref x, i + (2 * width)), TVec.Load(ref y, i + (2 * width)));
+            var a3 = op.Invoke(TVec.Load(ref x, i + (3 * width)), TVec.Load(ref y, i + (3 * width)));
+            TVec.Store(a0, ref z, i);
+            TVec.Store(a1, ref z, i + width);
+            TVec.Store(a2, ref z, i + (2 * width));
+            TVec.Store(a3, ref z, i + (3 * width));
+        }
+
+        for (; i + width <= length; i += width)
+        {
+            TVec.Store(op.Invoke(TVec.Load(ref x, i), TVec.Load(ref y, i)), ref z, i);
+        }
+
+        TVec.Store(last, ref z, length - width);
+    }
+
+    private readonly ref struct UnaryLoop<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y) : IVectorLoop
+        where TOp : struct, IUnaryOperator
+    {
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly Span<float> _y = y;
+
+        public void Execute<TVec>()
+            where TVec : struct, ISimdFloat<TVec>
+            => UnaryCore<TOp, TVec>(op, ref MemoryMarshal.GetReference(_x), ref MemoryMarshal.GetReference(_y), (nuint)_x.Length);
+    }
+
+    private readonly ref struct BinaryLoop<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z) : IVectorLoop
+        where TOp : struct, IBinaryOperator
+    {
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly ReadOnlySpan<float> _y = y;
+        private readonly Span<float> _z = z;
+
+        public void Execute<TVec>()
+            where TVec : struct, ISimdFloat<TVec>
+            => BinaryCore<TOp, TVec>(op, ref MemoryMarshal.GetReference(_x), ref MemoryMarshal.GetReference(_y), ref MemoryMarshal.GetReference(_z), (nuint)_x.Length);
+    }
+}

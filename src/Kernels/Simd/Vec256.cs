@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Kernels.Simd;
+
+/// <summary>The 256-bit implementation of <see cref="ISimdFloat{TSelf}"/> over <see cref="Vector256{T}"/>.</summary>
+internal readonly struct Vec256 : ISimdFloat<Vec256>
+{
+    public readonly Vector256<float> V;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vec256(Vector256<float> value) => V = value;
+
+    public static int Count => Vector256<float>.Count;
+
+    public static Vec256 Indices => new(Vector256<float>.Indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Create(float value) => new(Vector256.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Load(ref float source, nuint index) => new(Vector256.LoadUnsafe(ref source, index));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vec256 value, ref float destination, nuint index) => value.V.StoreUnsafe(ref destination, index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator +(Vec256 left, Vec256 right) => new(left.V + right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator -(Vec256 left, Vec256 right) => new(left.V - right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator *(Vec256 left, Vec256 right) => new(left.V * right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator /(Vec256 left, Vec256 right) => new(left.V / right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator -(Vec256 value) => new(-value.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator &(Vec256 left, Vec256 right) => new(left.V & right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator |(Vec256 left, Vec256 right) => new(left.V | right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 operator ^(Vec256 left, Vec256 right) => new(left.V ^ right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Fma(Vec256 a, Vec256 b, Vec256 c) => new(Vector256.FusedMultiplyAdd(a.V, b.V, c.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 MaxNative(Vec256 left, Vec256 right) => new(Vector256.MaxNative(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 MinNative(Vec256 left, Vec256 right) => new(Vector256.MinNative(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 GreaterThan(Vec256 left, Vec256 right) => new(Vector256.GreaterThan(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 GreaterThanOrEqual(Vec256 left, Vec256 right) => new(Vector256.GreaterThanOrEqual(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 LessThan(Vec256 left, Vec256 right) => new(Vector256.LessThan(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Equals(Vec256 left, Vec256 right) => new(Vector256.Equals(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Select(Vec256 mask, Vec256 ifTrue, Vec256 ifFalse) => new(Vector256.ConditionalSelect(mask.V, ifTrue.V, ifFalse.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Abs(Vec256 value) => new(Vector256.Abs(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Sqrt(Vec256 value) => new(Vector256.Sqrt(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Round(Vec256 value) => new(Vector256.Round(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 ScaleByPow2(Vec256 value, Vec256 n)
+    {
+        var bits = Vector256.ShiftLeft(Vector256.ConvertToInt32(n.V) + Vector256.Create(127), 23);
+        return new(value.V * bits.AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 Decompose(Vec256 value, out Vec256 exponent)
+    {
+        // Shift the bits so that mantissas at or above √2 (0x3FB504F3) roll into the next exponent;
+        // the mantissa is then rebuilt around √½ and lands in [√½, √2).
+        var bits = value.V.AsInt32() + Vector256.Create(0x3F800000 - 0x3F3504F3);
+        exponent = new(Vector256.ConvertToSingle(Vector256.ShiftRightArithmetic(bits, 23) - Vector256.Create(127)));
+        var mantissa = (bits & Vector256.Create(0x007FFFFF)) + Vector256.Create(0x3F3504F3);
+        return new(mantissa.AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 IsNaN(Vec256 value) => new(~Vector256.Equals(value.V, value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vec256 value) => Vector256.Sum(value.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Max(Vec256 value)
+    {
+        var max = float.NegativeInfinity;
+        for (var i = 0; i < Vector256<float>.Count; i++)
+        {
+            var lane = value.V.GetElement(i);
+            max = lane > max ? lane : max;
+        }
+
+        return max;
+    }
+}

@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Kernels.Simd;
+
+/// <summary>The 512-bit implementation of <see cref="ISimdFloat{TSelf}"/> over <see cref="Vector512{T}"/>.</summary>
+internal readonly struct Vec512 : ISimdFloat<Vec512>
+{
+    public readonly Vector512<float> V;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vec512(Vector512<float> value) => V = value;
+
+    public static int Count => Vector512<float>.Count;
+
+    public static Vec512 Indices => new(Vector512<float>.Indices);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Create(float value) => new(Vector512.Create(value));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Load(ref float source, nuint index) => new(Vector512.LoadUnsafe(ref source, index));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vec512 value, ref float destination, nuint index) => value.V.StoreUnsafe(ref destination, index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator +(Vec512 left, Vec512 right) => new(left.V + right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator -(Vec512 left, Vec512 right) => new(left.V - right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator *(Vec512 left, Vec512 right) => new(left.V * right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator /(Vec512 left, Vec512 right) => new(left.V / right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator -(Vec512 value) => new(-value.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator &(Vec512 left, Vec512 right) => new(left.V & right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator |(Vec512 left, Vec512 right) => new(left.V | right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 operator ^(Vec512 left, Vec512 right) => new(left.V ^ right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Fma(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 MaxNative(Vec512 left, Vec512 right) => new(Vector512.MaxNative(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 MinNative(Vec512 left, Vec512 right) => new(Vector512.MinNative(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 GreaterThan(Vec512 left, Vec512 right) => new(Vector512.GreaterThan(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 GreaterThanOrEqual(Vec512 left, Vec512 right) => new(Vector512.GreaterThanOrEqual(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 LessThan(Vec512 left, Vec512 right) => new(Vector512.LessThan(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Equals(Vec512 left, Vec512 right) => new(Vector512.Equals(left.V, right.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Select(Vec512 mask, Vec512 ifTrue, Vec512 ifFalse) => new(Vector512.ConditionalSelect(mask.V, ifTrue.V, ifFalse.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Abs(Vec512 value) => new(Vector512.Abs(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Sqrt(Vec512 value) => new(Vector512.Sqrt(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Round(Vec512 value) => new(Vector512.Round(value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 ScaleByPow2(Vec512 value, Vec512 n)
+    {
+        var bits = Vector512.ShiftLeft(Vector512.ConvertToInt32(n.V) + Vector512.Create(127), 23);
+        return new(value.V * bits.AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 Decompose(Vec512 value, out Vec512 exponent)
+    {
+        // Shift the bits so that mantissas at or above √2 (0x3FB504F3) roll into the next exponent;
+        // the mantissa is then rebuilt around √½ and lands in [√½, √2).
+        var bits = value.V.AsInt32() + Vector512.Create(0x3F800000 - 0x3F3504F3);
+        exponent = new(Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127)));
+        var mantissa = (bits & Vector512.Create(0x007FFFFF)) + Vector512.Create(0x3F3504F3);
+        return new(mantissa.AsSingle());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 IsNaN(Vec512 value) => new(~Vector512.Equals(value.V, value.V));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vec512 value) => Vector512.Sum(value.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Max(Vec512 value)
+    {
+        var max = float.NegativeInfinity;
+        for (var i = 0; i < Vector512<float>.Count; i++)
+        {
+            var lane = value.V.GetElement(i);
+            max = lane > max ? lane : max;
+        }
+
+        return max;
+    }
+}

@@ -1,0 +1,89 @@
+using System;
+using System.Runtime.CompilerServices;
+
+namespace Kernels.Validation;
+
+/// <summary>
+/// Argument checks shared by every public entry point. They run before any unsafe access, and each
+/// message names the parameter and the shapes involved.
+/// </summary>
+internal static class Guard
+{
+    public static void NonNegative(int value, [CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (value < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be non-negative, but was {value}.");
+        }
+    }
+
+    /// <summary>Checks rows and cols and returns rows·cols, rejecting products that overflow an index.</summary>
+    public static int MatrixSize(int rows, int cols, [CallerArgumentExpression(nameof(rows))] string? rowsName = null, [CallerArgumentExpression(nameof(cols))] string? colsName = null)
+    {
+        NonNegative(rows, rowsName);
+        NonNegative(cols, colsName);
+        var size = (long)rows * cols;
+        if (size > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(rowsName, $"{rowsName}×{colsName} = {rows}×{cols} exceeds the largest span length.");
+        }
+
+        return (int)size;
+    }
+
+    /// <summary>A matrix span must hold at least rows·cols elements; elements past that are never touched.</summary>
+    public static void HasMatrix(int spanLength, int rows, int cols, string name)
+    {
+        if (spanLength < (long)rows * cols)
+        {
+            throw new ArgumentException($"{name} has {spanLength} elements but the shape [{rows}, {cols}] needs {(long)rows * cols}.", name);
+        }
+    }
+
+    /// <summary>A vector span must hold exactly the expected number of elements.</summary>
+    public static void HasLength(int spanLength, int expected, string name, string what)
+    {
+        if (spanLength != expected)
+        {
+            throw new ArgumentException($"{name} has {spanLength} elements but must have {expected} ({what}).", name);
+        }
+    }
+
+    /// <summary>Two spans that must match element for element.</summary>
+    public static void SameLength(int length, int expectedLength, string name, string otherName)
+    {
+        if (length != expectedLength)
+        {
+            throw new ArgumentException($"{name} has {length} elements but {otherName} has {expectedLength}; they must match.", name);
+        }
+    }
+
+    /// <summary>
+    /// An output may be the very same memory as an input (in place) but must not partly overlap it, since
+    /// the kernels read each element before writing it only when the two start at the same address.
+    /// </summary>
+    public static void NoPartialOverlap(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
+    {
+        if (input.Overlaps(output, out var offset) && offset != 0)
+        {
+            throw new ArgumentException($"{outputName} partly overlaps {inputName} (offset {offset} elements); pass the same span for in-place or disjoint spans.", outputName);
+        }
+    }
+
+    /// <summary>An output that must not share any memory with an input.</summary>
+    public static void NoOverlap(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
+    {
+        if (input.Overlaps(output))
+        {
+            throw new ArgumentException($"{outputName} overlaps {inputName}; this kernel cannot run in place.", outputName);
+        }
+    }
+
+    public static void Finite(float value, [CallerArgumentExpression(nameof(value))] string? name = null)
+    {
+        if (!float.IsFinite(value))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be finite, but was {value}.");
+        }
+    }
+}
