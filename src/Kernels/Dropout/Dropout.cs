@@ -1,0 +1,97 @@
+using System;
+using Kernels.Random;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>
+/// Inverted dropout: each element is kept with probability 1 − p and scaled by 1/(1 − p), so the expected
+/// value is unchanged and inference needs no rescaling. The keep mask is not stored: element i's decision
+/// comes from Philox4x32-10 keyed by the seed at counter i, so the backward pass regenerates exactly the
+/// forward's mask from the same seed, on any path and any thread count. Use a different seed per layer and step.
+/// p = 0 is the identity and p = 1 gives zeros, as in PyTorch.
+/// </summary>
+public static class Dropout
+{
+    /// <summary>output[i] = keep(i) ? input[i]/(1 − p) : 0. May run in place.</summary>
+    /// <param name="input">x.</param>
+    /// <param name="output">y, the same length.</param>
+    /// <param name="p">The drop probability in [0, 1].</param>
+    /// <param name="seed">The mask's key.</param>
+    public static void Forward(ReadOnlySpan<float> input, Span<float> output, float p, ulong seed)
+    {
+        Check(input, output, p, nameof(input), nameof(output));
+        Apply(input, output, p, seed);
+    }
+
+    /// <summary>gradInput[i] = keep(i) ? gradOutput[i]/(1 − p) : 0, with the forward's p and seed. May run in place.</summary>
+    /// <param name="gradOutput">∂L/∂y.</param>
+    /// <param name="gradInput">∂L/∂x, the same length.</param>
+    /// <param name="p">The forward's drop probability.</param>
+    /// <param name="seed">The forward's seed.</param>
+    public static void Backward(ReadOnlySpan<float> gradOutput, Span<float> gradInput, float p, ulong seed)
+    {
+        Check(gradOutput, gradInput, p, nameof(gradOutput), nameof(gradInput));
+        Apply(gradOutput, gradInput, p, seed);
+    }
+
+    /// <summary>Writes the scaled mask itself: 1/(1 − p) where kept, 0 where dropped.</summary>
+    /// <param name="mask">Destination, any length.</param>
+    /// <param name="p">The drop probability in [0, 1].</param>
+    /// <param name="seed">The mask's key.</param>
+    public static void Mask(Span<float> mask, float p, ulong seed)
+    {
+        CheckProbability(p);
+        mask.Fill(1f);
+        Apply(mask, mask, p, seed);
+    }
+
+    private static void Check(ReadOnlySpan<float> input, Span<float> output, float p, string inputName, string outputName)
+    {
+        CheckProbability(p);
+        Guard.SameLength(output.Length, input.Length, outputName, inputName);
+        Guard.NoPartialOverlap(input, output, inputName, outputName);
+    }
+
+    private static void CheckProbability(float p)
+    {
+        if (!(p >= 0f && p <= 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(p), p, "The dropout probability must lie in [0, 1].");
+        }
+    }
+
+    private static void Apply(ReadOnlySpan<float> input, Span<float> output, float p, ulong seed)
+    {
+        if (p == 0f)
+        {
+            input.CopyTo(output);
+            return;
+        }
+
+        if (p == 1f)
+        {
+            output.Clear();
+            return;
+        }
+
+        // Keep when the 32-bit draw is at or above p·2³²: probability 1 − p to within 2⁻³².
+        var threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
+        var scale = 1f / (1f - p);
+        var length = input.Length;
+        var i = 0;
+        for (; i + 4 <= length; i += 4)
+        {
+            Philox.Block(seed, (ulong)i >> 2, 0, out var r0, out var r1, out var r2, out var r3);
+            output[i] = r0 >= threshold ? input[i] * scale : 0f;
+            output[i + 1] = r1 >= threshold ? input[i + 1] * scale : 0f;
+            output[i + 2] = r2 >= threshold ? input[i + 2] * scale : 0f;
+            output[i + 3] = r3 >= threshold ? input[i + 3] * scale : 0f;
+        }
+
+        for (; i < length; i++)
+        {
+            output[i] = Philox.Element(seed, 0, i) >= threshold ? input[i] * scale : 0f;
+        }
+    }
+}

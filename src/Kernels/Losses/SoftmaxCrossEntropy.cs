@@ -1,0 +1,399 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Elementwise;
+using Kernels.Simd;
+using Kernels.Softmax;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>
+/// Fused softmax-cross-entropy with PyTorch's <c>F.cross_entropy</c> semantics: one call takes the logits and
+/// returns the loss and, when a gradient span is given, ∂loss/∂logits. Rows are max-shifted, and each row
+/// costs one exp per element: the exponentials are parked in the gradient row and turned into
+/// p − q in place (llm.c's fused backward, generalised to weights and label smoothing).
+/// </summary>
+public static class SoftmaxCrossEntropy
+{
+    /// <summary>
+    /// Cross-entropy with class-index targets. Per row i with target y ≠ <paramref name="ignoreIndex"/>, with
+    /// log-probabilities l = log_softmax(x_i), weights w (1 when absent), smoothing ε and C classes:
+    /// loss_i = (1 − ε)·(−w_y·l_y) + (ε/C)·(−Σ_c w_c·l_c). Ignored rows have loss 0 and gradient 0.
+    /// Mean divides Σ_i loss_i by Σ_i w_{y_i} over the rows not ignored (NaN when every row is ignored, as in PyTorch);
+    /// Sum returns Σ_i loss_i; None returns Σ_i loss_i and writes each loss_i into <paramref name="rowLosses"/>.
+    /// </summary>
+    /// <param name="logits">x, shape [rows, classes].</param>
+    /// <param name="targets">y, shape [rows], each in [0, classes) or equal to <paramref name="ignoreIndex"/>.</param>
+    /// <param name="gradLogits">∂loss/∂x, shape [rows, classes], overwritten; empty to skip the backward. May be the same span as <paramref name="logits"/>.</param>
+    /// <param name="rows">Rows (batch).</param>
+    /// <param name="classes">Classes, at least 1.</param>
+    /// <param name="reduction">Mean (PyTorch's default), Sum or None.</param>
+    /// <param name="classWeights">w, shape [classes], or empty for all ones.</param>
+    /// <param name="ignoreIndex">Target value whose rows contribute nothing (PyTorch's default −100).</param>
+    /// <param name="labelSmoothing">ε in [0, 1].</param>
+    /// <param name="rowLosses">loss_i, shape [rows]; required for None, optional otherwise (unnormalised per-row losses).</param>
+    /// <returns>The reduced loss.</returns>
+    public static float Compute(
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<int> targets,
+        Span<float> gradLogits,
+        int rows,
+        int classes,
+        LossReduction reduction = LossReduction.Mean,
+        ReadOnlySpan<float> classWeights = default,
+        int ignoreIndex = -100,
+        float labelSmoothing = 0f,
+        Span<float> rowLosses = default)
+    {
+        CheckCommon(logits, gradLogits, rows, classes, reduction, classWeights, labelSmoothing, rowLosses);
+        Guard.HasLength(targets.Length, rows, nameof(targets), "one class index per row");
+
+        // Validate every target and find the mean's denominator before anything is written.
+        double weightSum = 0;
+        for (var i = 0; i < targets.Length; i++)
+        {
+            var y = targets[i];
+            if (y == ignoreIndex)
+            {
+                continue;
+            }
+
+            if ((uint)y >= (uint)classes)
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), y, $"targets[{i}] = {y} is outside [0, {classes}) and is not ignoreIndex ({ignoreIndex}).");
+            }
+
+            weightSum += classWeights.IsEmpty ? 1.0 : classWeights[y];
+        }
+
+        var loop = new ClassTargetLoop(logits, targets, gradLogits, classWeights, rowLosses, rows, classes, ignoreIndex, labelSmoothing, Scale(reduction, weightSum));
+        IsaDispatch.Run(ref loop);
+        return Reduce(loop.Total, reduction, weightSum);
+    }
+
+    /// <summary>
+    /// Cross-entropy with probability (soft or one-hot) targets t, as PyTorch with a float target: with
+    /// t' = (1 − ε)·t + ε/C, loss_i = −Σ_c w_c·t'_c·l_c. Mean divides by rows (the weights do not normalise here,
+    /// as in PyTorch); Sum and None as for class targets.
+    /// </summary>
+    /// <param name="logits">x, shape [rows, classes].</param>
+    /// <param name="targetProbabilities">t, shape [rows, classes]; rows usually sum to 1 but need not.</param>
+    /// <param name="gradLogits">∂loss/∂x, shape [rows, classes], overwritten; empty to skip the backward. May be the same span as <paramref name="logits"/>.</param>
+    /// <param name="rows">Rows (batch).</param>
+    /// <param name="classes">Classes, at least 1.</param>
+    /// <param name="reduction">Mean, Sum or None.</param>
+    /// <param name="classWeights">w, shape [classes], or empty for all ones.</param>
+    /// <param name="labelSmoothing">ε in [0, 1].</param>
+    /// <param name="rowLosses">loss_i, shape [rows]; required for None.</param>
+    /// <returns>The reduced loss.</returns>
+    public static float Compute(
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<float> targetProbabilities,
+        Span<float> gradLogits,
+        int rows,
+        int classes,
+        LossReduction reduction = LossReduction.Mean,
+        ReadOnlySpan<float> classWeights = default,
+        float labelSmoothing = 0f,
+        Span<float> rowLosses = default)
+    {
+        CheckCommon(logits, gradLogits, rows, classes, reduction, classWeights, labelSmoothing, rowLosses);
+        Guard.HasMatrix(targetProbabilities.Length, rows, classes, nameof(targetProbabilities));
+        Guard.NoOverlap(targetProbabilities, gradLogits, nameof(targetProbabilities), nameof(gradLogits));
+
+        var loop = new ProbabilityTargetLoop(logits, targetProbabilities, gradLogits, classWeights, rowLosses, rows, classes, labelSmoothing, Scale(reduction, rows));
+        IsaDispatch.Run(ref loop);
+        return Reduce(loop.Total, reduction, rows);
+    }
+
+    private static void CheckCommon(ReadOnlySpan<float> logits, Span<float> gradLogits, int rows, int classes, LossReduction reduction, ReadOnlySpan<float> classWeights, float labelSmoothing, Span<float> rowLosses)
+    {
+        Guard.MatrixSize(rows, classes);
+        if (classes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(classes), classes, "Cross-entropy needs at least one class.");
+        }
+
+        Guard.HasMatrix(logits.Length, rows, classes, nameof(logits));
+        if (!gradLogits.IsEmpty)
+        {
+            Guard.HasMatrix(gradLogits.Length, rows, classes, nameof(gradLogits));
+            Guard.NoPartialOverlap(logits, gradLogits, nameof(logits), nameof(gradLogits));
+            Guard.NoOverlap(classWeights, gradLogits, nameof(classWeights), nameof(gradLogits));
+        }
+
+        if (!classWeights.IsEmpty)
+        {
+            Guard.HasLength(classWeights.Length, classes, nameof(classWeights), "one weight per class");
+        }
+
+        if (!(labelSmoothing >= 0f && labelSmoothing <= 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "Label smoothing must lie in [0, 1].");
+        }
+
+        if (reduction is < LossReduction.None or > LossReduction.Sum)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reduction), reduction, "Unknown reduction.");
+        }
+
+        if (reduction == LossReduction.None || !rowLosses.IsEmpty)
+        {
+            Guard.HasLength(rowLosses.Length, rows, nameof(rowLosses), "one loss per row; required when reduction is None");
+            Guard.NoOverlap(logits, rowLosses, nameof(logits), nameof(rowLosses));
+            if (!gradLogits.IsEmpty)
+            {
+                Guard.NoOverlap(gradLogits, rowLosses, nameof(gradLogits), nameof(rowLosses));
+            }
+        }
+    }
+
+    /// <summary>The factor each row's gradient carries: 1/denominator for Mean, 1 otherwise.</summary>
+    private static float Scale(LossReduction reduction, double denominator) =>
+        reduction == LossReduction.Mean ? (float)(1.0 / denominator) : 1f;
+
+    private static float Reduce(double total, LossReduction reduction, double denominator) =>
+        reduction == LossReduction.Mean ? (float)(total / denominator) : (float)total;
+
+    private ref struct ClassTargetLoop(
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<int> targets,
+        Span<float> gradLogits,
+        ReadOnlySpan<float> classWeights,
+        Span<float> rowLosses,
+        int rows,
+        int classes,
+        int ignoreIndex,
+        float labelSmoothing,
+        float gradScale) : IVectorLoop
+    {
+        private readonly ReadOnlySpan<float> _logits = logits;
+        private readonly ReadOnlySpan<int> _targets = targets;
+        private readonly Span<float> _gradLogits = gradLogits;
+        private readonly ReadOnlySpan<float> _classWeights = classWeights;
+        private readonly Span<float> _rowLosses = rowLosses;
+
+        public double Total { get; private set; }
+
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+        {
+            var n = (nuint)classes;
+            var hasGrad = !_gradLogits.IsEmpty;
+            var hasWeights = !_classWeights.IsEmpty;
+            ref var w = ref MemoryMarshal.GetReference(_classWeights);
+            var smoothing = labelSmoothing;
+            var smoothPerClass = smoothing / classes;
+
+            // Σ_c w_c, the smoothing term's total weight, is the same for every row.
+            var weightTotal = hasWeights ? RowKernels.Sum<TVec>(ref w, n) : classes;
+            double total = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                var offset = r * classes;
+                ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(_logits), offset);
+                var y = _targets[r];
+                if (y == ignoreIndex)
+                {
+                    if (hasGrad)
+                    {
+                        _gradLogits.Slice(offset, classes).Clear();
+                    }
+
+                    if (!_rowLosses.IsEmpty)
+                    {
+                        _rowLosses[r] = 0f;
+                    }
+
+                    continue;
+                }
+
+                var wy = hasWeights ? _classWeights[y] : 1f;
+                var xy = Unsafe.Add(ref x, y);
+                var max = RowKernels.Max<TVec>(ref x, n);
+
+                // Σ_c w_c·x_c is read before the exponentials may overwrite x in place.
+                var weightedLogitSum = smoothing == 0f ? 0f : hasWeights ? RowKernels.Dot<TVec>(ref w, ref x, n) : RowKernels.Sum<TVec>(ref x, n);
+                ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
+                var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
+                var logSum = MathF.Log(sum);
+
+                // l_c = (x_c − max) − logSum; Σ_c w_c·l_c = Σ w_c x_c − (max + logSum)·Σ w_c.
+                var nll = -wy * ((xy - max) - logSum);
+                var loss = (1f - smoothing) * nll;
+                if (smoothing != 0f)
+                {
+                    var smooth = -(weightedLogitSum - ((max + logSum) * weightTotal));
+                    loss += smoothPerClass * smooth;
+                }
+
+                total += loss;
+                if (!_rowLosses.IsEmpty)
+                {
+                    _rowLosses[r] = loss;
+                }
+
+                if (hasGrad)
+                {
+                    // ∂loss_i/∂x_c = (Σ_c q_c)·p_c − q_c with q_c = (1 − ε)·w_y·[c = y] + (ε/C)·w_c.
+                    var qTotal = ((1f - smoothing) * wy) + (smoothPerClass * weightTotal);
+                    GradientRow<TVec>(ref g, gradScale * qTotal / sum, gradScale * smoothPerClass, ref w, hasWeights, n);
+                    Unsafe.Add(ref g, y) -= gradScale * (1f - smoothing) * wy;
+                }
+            }
+
+            Total = total;
+        }
+    }
+
+    private ref struct ProbabilityTargetLoop(
+        ReadOnlySpan<float> logits,
+        ReadOnlySpan<float> targets,
+        Span<float> gradLogits,
+        ReadOnlySpan<float> classWeights,
+        Span<float> rowLosses,
+        int rows,
+        int classes,
+        float labelSmoothing,
+        float gradScale) : IVectorLoop
+    {
+        private readonly ReadOnlySpan<float> _logits = logits;
+        private readonly ReadOnlySpan<float> _targets = targets;
+        private readonly Span<float> _gradLogits = gradLogits;
+        private readonly ReadOnlySpan<float> _classWeights = classWeights;
+        private readonly Span<float> _rowLosses = rowLosses;
+
+        public double Total { get; private set; }
+
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+        {
+            var n = (nuint)classes;
+            var hasGrad = !_gradLogits.IsEmpty;
+            var hasWeights = !_classWeights.IsEmpty;
+            ref var w = ref MemoryMarshal.GetReference(_classWeights);
+            var keep = 1f - labelSmoothing;
+            var spread = labelSmoothing / classes;
+            double total = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                var offset = r * classes;
+                ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(_logits), offset);
+                ref var t = ref Unsafe.Add(ref MemoryMarshal.GetReference(_targets), offset);
+                var max = RowKernels.Max<TVec>(ref x, n);
+
+                // q_c = w_c·t'_c; Σ q and Σ q·x are read before x may be overwritten in place.
+                WeightedTargetSums<TVec>(ref x, ref t, ref w, hasWeights, keep, spread, n, out var qTotal, out var qx);
+                ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
+                var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
+                var logSum = MathF.Log(sum);
+                var loss = -(qx - ((max + logSum) * qTotal));
+                total += loss;
+                if (!_rowLosses.IsEmpty)
+                {
+                    _rowLosses[r] = loss;
+                }
+
+                if (hasGrad)
+                {
+                    SoftTargetGradientRow<TVec>(ref g, ref t, ref w, hasWeights, gradScale * qTotal / sum, gradScale * keep, gradScale * spread, n);
+                }
+            }
+
+            Total = total;
+        }
+    }
+
+    /// <summary>g[c] = e[c]·pScale − qScale·w_c (w_c = 1 without weights); g holds e = exp(x − max) on entry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void GradientRow<TVec>(ref float g, float pScale, float qScale, ref float w, bool hasWeights, nuint n)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (n < width)
+        {
+            GradientRow<Vec1>(ref g, pScale, qScale, ref w, hasWeights, n);
+            return;
+        }
+
+        var ps = TVec.Create(pScale);
+        var qs = TVec.Create(qScale);
+        var tail = n - width;
+        var last = hasWeights
+            ? TVec.Fma(TVec.Load(ref g, tail), ps, -(qs * TVec.Load(ref w, tail)))
+            : TVec.Fma(TVec.Load(ref g, tail), ps, -qs);
+        for (nuint c = 0; c + width <= n; c += width)
+        {
+            var q = hasWeights ? qs * TVec.Load(ref w, c) : qs;
+            TVec.Store(TVec.Fma(TVec.Load(ref g, c), ps, -q), ref g, c);
+        }
+
+        TVec.Store(last, ref g, tail);
+    }
+
+    /// <summary>Σ_c q_c and Σ_c q_c·x_c with q_c = w_c·(keep·t_c + spread).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightedTargetSums<TVec>(ref float x, ref float t, ref float w, bool hasWeights, float keep, float spread, nuint n, out float qTotal, out float qx)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (n < width)
+        {
+            WeightedTargetSums<Vec1>(ref x, ref t, ref w, hasWeights, keep, spread, n, out qTotal, out qx);
+            return;
+        }
+
+        var k = TVec.Create(keep);
+        var s = TVec.Create(spread);
+        var qAcc = TVec.Create(0f);
+        var qxAcc = TVec.Create(0f);
+        nuint c = 0;
+        for (; c + width <= n; c += width)
+        {
+            var q = TVec.Fma(TVec.Load(ref t, c), k, s);
+            q = hasWeights ? q * TVec.Load(ref w, c) : q;
+            qAcc += q;
+            qxAcc = TVec.Fma(q, TVec.Load(ref x, c), qxAcc);
+        }
+
+        if (c != n)
+        {
+            var tail = n - width;
+            var q = TVec.Fma(TVec.Load(ref t, tail), k, s);
+            q = (hasWeights ? q * TVec.Load(ref w, tail) : q) & RowKernels.TailMask<TVec>(n - c);
+            qAcc += q;
+            qxAcc = TVec.Fma(q, TVec.Load(ref x, tail), qxAcc);
+        }
+
+        qTotal = TVec.Sum(qAcc);
+        qx = TVec.Sum(qxAcc);
+    }
+
+    /// <summary>g[c] = e[c]·pScale − w_c·(keep·t_c + spread); g holds e on entry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftTargetGradientRow<TVec>(ref float g, ref float t, ref float w, bool hasWeights, float pScale, float keep, float spread, nuint n)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (n < width)
+        {
+            SoftTargetGradientRow<Vec1>(ref g, ref t, ref w, hasWeights, pScale, keep, spread, n);
+            return;
+        }
+
+        var ps = TVec.Create(pScale);
+        var k = TVec.Create(keep);
+        var s = TVec.Create(spread);
+        var tail = n - width;
+        var lastQ = TVec.Fma(TVec.Load(ref t, tail), k, s);
+        lastQ = hasWeights ? lastQ * TVec.Load(ref w, tail) : lastQ;
+        var last = TVec.Fma(TVec.Load(ref g, tail), ps, -lastQ);
+        for (nuint c = 0; c + width <= n; c += width)
+        {
+            var q = TVec.Fma(TVec.Load(ref t, c), k, s);
+            q = hasWeights ? q * TVec.Load(ref w, c) : q;
+            TVec.Store(TVec.Fma(TVec.Load(ref g, c), ps, -q), ref g, c);
+        }
+
+        TVec.Store(last, ref g, tail);
+    }
+}

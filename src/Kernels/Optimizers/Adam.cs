@@ -1,0 +1,145 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Elementwise;
+using Kernels.Simd;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>Hyper-parameters of <see cref="Adam"/>, named and defaulted as PyTorch's <c>torch.optim.Adam</c>.</summary>
+/// <param name="LearningRate">lr.</param>
+/// <param name="Beta1">β₁, the first moment's decay.</param>
+/// <param name="Beta2">β₂, the second moment's decay.</param>
+/// <param name="Epsilon">ε, added after the bias-corrected √v.</param>
+/// <param name="WeightDecay">λ: L2 added to the gradient (Adam) or decoupled shrinkage θ·(1 − lr·λ) (AdamW).</param>
+/// <param name="AmsGrad">Keep the running maximum of v and divide by it.</param>
+/// <param name="Decoupled">AdamW's decoupled weight decay instead of Adam's L2.</param>
+public readonly record struct AdamOptions(float LearningRate = 1e-3f, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0f, bool AmsGrad = false, bool Decoupled = false)
+{
+    /// <summary>AdamW with PyTorch's defaults (λ = 0.01).</summary>
+    /// <param name="learningRate">lr.</param>
+    /// <param name="weightDecay">λ.</param>
+    /// <returns>The options.</returns>
+    public static AdamOptions AdamW(float learningRate = 1e-3f, float weightDecay = 1e-2f) => new(learningRate, WeightDecay: weightDecay, Decoupled: true);
+}
+
+/// <summary>
+/// One fused Adam/AdamW step per parameter tensor, in PyTorch's order of operations:
+/// (AdamW) θ ← θ(1 − lr·λ); (Adam) g ← g + λθ; m ← m + (1 − β₁)(g − m); v ← β₂v + (1 − β₂)g²;
+/// (AMSGrad) v̂ ← max(v̂, v); θ ← θ − (lr/(1 − β₁ᵗ))·m / (√v̂ / √(1 − β₂ᵗ) + ε).
+/// </summary>
+public static class Adam
+{
+    /// <summary>Updates the parameters and the moment buffers in place.</summary>
+    /// <param name="parameters">θ, any length N.</param>
+    /// <param name="gradients">g, length N.</param>
+    /// <param name="firstMoment">m (exp_avg), length N, zero before the first step.</param>
+    /// <param name="secondMoment">v (exp_avg_sq), length N, zero before the first step.</param>
+    /// <param name="maxSecondMoment">v̂ (max_exp_avg_sq), length N for AMSGrad, else empty.</param>
+    /// <param name="step">t, the 1-based number of this step.</param>
+    /// <param name="options">Hyper-parameters.</param>
+    public static void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment, Span<float> maxSecondMoment, int step, AdamOptions options)
+    {
+        Guard.SameLength(gradients.Length, parameters.Length, nameof(gradients), nameof(parameters));
+        Guard.SameLength(firstMoment.Length, parameters.Length, nameof(firstMoment), nameof(parameters));
+        Guard.SameLength(secondMoment.Length, parameters.Length, nameof(secondMoment), nameof(parameters));
+        if (options.AmsGrad)
+        {
+            Guard.SameLength(maxSecondMoment.Length, parameters.Length, nameof(maxSecondMoment), nameof(parameters));
+        }
+
+        if (step < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), step, "The step count starts at 1.");
+        }
+
+        if (!(options.Beta1 >= 0f && options.Beta1 < 1f) || !(options.Beta2 >= 0f && options.Beta2 < 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"Betas must lie in [0, 1); got ({options.Beta1}, {options.Beta2}).");
+        }
+
+        if (!(options.Epsilon >= 0f) || !float.IsFinite(options.LearningRate) || !float.IsFinite(options.WeightDecay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "Epsilon must be non-negative and the learning rate and weight decay finite.");
+        }
+
+        Guard.NoOverlap(parameters, gradients, nameof(parameters), nameof(gradients));
+        Guard.NoOverlap(parameters, firstMoment, nameof(parameters), nameof(firstMoment));
+        Guard.NoOverlap(parameters, secondMoment, nameof(parameters), nameof(secondMoment));
+        Guard.NoOverlap(firstMoment, secondMoment, nameof(firstMoment), nameof(secondMoment));
+
+        // The bias corrections are scalars; PyTorch computes them in double and we do the same.
+        var biasCorrection1 = 1.0 - Math.Pow(options.Beta1, step);
+        var biasCorrection2Sqrt = Math.Sqrt(1.0 - Math.Pow(options.Beta2, step));
+        var scalars = new Scalars(
+            (float)(options.LearningRate / biasCorrection1),
+            (float)biasCorrection2Sqrt,
+            options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
+            options.Decoupled ? 0f : options.WeightDecay);
+        var loop = new Loop(parameters, gradients, firstMoment, secondMoment, maxSecondMoment, options, scalars);
+        IsaDispatch.Run(ref loop);
+    }
+
+    private readonly record struct Scalars(float StepSize, float BiasCorrection2Sqrt, float Shrink, float L2);
+
+    private readonly ref struct Loop(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> m, Span<float> v, Span<float> vMax, AdamOptions options, Scalars scalars) : IVectorLoop
+    {
+        private readonly Span<float> _parameters = parameters;
+        private readonly ReadOnlySpan<float> _gradients = gradients;
+        private readonly Span<float> _m = m;
+        private readonly Span<float> _v = v;
+        private readonly Span<float> _vMax = vMax;
+
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+        {
+            ref var p = ref MemoryMarshal.GetReference(_parameters);
+            ref var g = ref MemoryMarshal.GetReference(_gradients);
+            ref var m = ref MemoryMarshal.GetReference(_m);
+            ref var v = ref MemoryMarshal.GetReference(_v);
+            ref var vm = ref MemoryMarshal.GetReference(_vMax);
+            var n = (nuint)_parameters.Length;
+            var width = (nuint)TVec.Count;
+            nuint i = 0;
+            for (; i + width <= n; i += width)
+            {
+                Update<TVec>(ref p, ref g, ref m, ref v, ref vm, i, options, scalars);
+            }
+
+            for (; i < n; i++)
+            {
+                Update<Vec1>(ref p, ref g, ref m, ref v, ref vm, i, options, scalars);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update<TVec>(ref float pr, ref float gr, ref float mr, ref float vr, ref float vmr, nuint i, AdamOptions o, Scalars s)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var theta = TVec.Load(ref pr, i);
+        var g = TVec.Load(ref gr, i);
+        if (o.Decoupled)
+        {
+            theta *= TVec.Create(s.Shrink);
+        }
+        else if (s.L2 != 0f)
+        {
+            g = TVec.Fma(theta, TVec.Create(s.L2), g);
+        }
+
+        var m = TVec.Load(ref mr, i);
+        m = TVec.Fma(g - m, TVec.Create(1f - o.Beta1), m);
+        var v = TVec.Fma(TVec.Load(ref vr, i), TVec.Create(o.Beta2), TVec.Create(1f - o.Beta2) * g * g);
+        TVec.Store(m, ref mr, i);
+        TVec.Store(v, ref vr, i);
+        if (o.AmsGrad)
+        {
+            v = TVec.MaxNative(TVec.Load(ref vmr, i), v);
+            TVec.Store(v, ref vmr, i);
+        }
+
+        var denom = (TVec.Sqrt(v) / TVec.Create(s.BiasCorrection2Sqrt)) + TVec.Create(o.Epsilon);
+        TVec.Store(theta - (TVec.Create(s.StepSize) * (m / denom)), ref pr, i);
+    }
+}

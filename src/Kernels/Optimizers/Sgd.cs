@@ -1,0 +1,101 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Elementwise;
+using Kernels.Simd;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>Hyper-parameters of <see cref="Sgd"/>, named and defaulted as PyTorch's <c>torch.optim.SGD</c>.</summary>
+/// <param name="LearningRate">lr.</param>
+/// <param name="Momentum">μ; 0 disables the momentum buffer.</param>
+/// <param name="Dampening">τ, applied from the second step on.</param>
+/// <param name="WeightDecay">λ, L2 added to the gradient.</param>
+/// <param name="Nesterov">Use Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
+public readonly record struct SgdOptions(float LearningRate, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false);
+
+/// <summary>
+/// One fused SGD step per parameter tensor, PyTorch's formula and state layout:
+/// g = ∇ + λθ; b = g on the first step, else μb + (1 − τ)g; d = g + μb (Nesterov) or b; θ −= lr·d.
+/// </summary>
+public static class Sgd
+{
+    /// <summary>Updates <paramref name="parameters"/> (and the momentum buffer) in place.</summary>
+    /// <param name="parameters">θ, any length N.</param>
+    /// <param name="gradients">∇, length N.</param>
+    /// <param name="momentumBuffer">b, length N; may be empty when momentum is 0.</param>
+    /// <param name="options">Hyper-parameters.</param>
+    /// <param name="firstStep">True on the first step, when PyTorch creates the buffer as a copy of g.</param>
+    public static void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> momentumBuffer, SgdOptions options, bool firstStep)
+    {
+        Guard.SameLength(gradients.Length, parameters.Length, nameof(gradients), nameof(parameters));
+        Guard.Finite(options.LearningRate, "options.LearningRate");
+        Guard.Finite(options.Momentum, "options.Momentum");
+        Guard.Finite(options.Dampening, "options.Dampening");
+        Guard.Finite(options.WeightDecay, "options.WeightDecay");
+        if (options.Nesterov && (options.Momentum <= 0f || options.Dampening != 0f))
+        {
+            throw new ArgumentException("Nesterov momentum requires a positive momentum and zero dampening.", nameof(options));
+        }
+
+        var hasMomentum = options.Momentum != 0f;
+        if (hasMomentum)
+        {
+            Guard.SameLength(momentumBuffer.Length, parameters.Length, nameof(momentumBuffer), nameof(parameters));
+            Guard.NoOverlap(parameters, momentumBuffer, nameof(parameters), nameof(momentumBuffer));
+            Guard.NoOverlap(gradients, momentumBuffer, nameof(gradients), nameof(momentumBuffer));
+        }
+
+        Guard.NoOverlap(gradients, parameters, nameof(gradients), nameof(parameters));
+        var loop = new Loop(parameters, gradients, momentumBuffer, options, hasMomentum, firstStep);
+        IsaDispatch.Run(ref loop);
+    }
+
+    private readonly ref struct Loop(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> buffer, SgdOptions options, bool hasMomentum, bool firstStep) : IVectorLoop
+    {
+        private readonly Span<float> _parameters = parameters;
+        private readonly ReadOnlySpan<float> _gradients = gradients;
+        private readonly Span<float> _buffer = buffer;
+
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+        {
+            ref var p = ref MemoryMarshal.GetReference(_parameters);
+            ref var g = ref MemoryMarshal.GetReference(_gradients);
+            ref var b = ref MemoryMarshal.GetReference(_buffer);
+            var n = (nuint)_parameters.Length;
+            var width = (nuint)TVec.Count;
+            nuint i = 0;
+            for (; i + width <= n; i += width)
+            {
+                Update<TVec>(ref p, ref g, ref b, i, options, hasMomentum, firstStep);
+            }
+
+            for (; i < n; i++)
+            {
+                Update<Vec1>(ref p, ref g, ref b, i, options, hasMomentum, firstStep);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update<TVec>(ref float p, ref float g, ref float b, nuint i, SgdOptions o, bool hasMomentum, bool firstStep)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var theta = TVec.Load(ref p, i);
+        var d = TVec.Load(ref g, i);
+        if (o.WeightDecay != 0f)
+        {
+            d = TVec.Fma(theta, TVec.Create(o.WeightDecay), d);
+        }
+
+        if (hasMomentum)
+        {
+            var buf = firstStep ? d : TVec.Fma(TVec.Load(ref b, i), TVec.Create(o.Momentum), d * TVec.Create(1f - o.Dampening));
+            TVec.Store(buf, ref b, i);
+            d = o.Nesterov ? TVec.Fma(buf, TVec.Create(o.Momentum), d) : buf;
+        }
+
+        TVec.Store(TVec.Fma(d, TVec.Create(-o.LearningRate), theta), ref p, i);
+    }
+}
