@@ -1,0 +1,34 @@
+using System;
+using System.Collections.Generic;
+
+namespace Kernels.Tests.Infrastructure;
+
+/// <summary>
+/// The one factory of instruction-set variants: every kernel test runs its body once per path this process
+/// supports (Scalar, Vector128, Vector256, Vector512 as the hardware allows), pinned on the test's thread.
+/// </summary>
+public static class IsaVariants
+{
+    public static IReadOnlyList<KernelIsa> All => Isa.Supported;
+
+    public static void ForEach(Action<KernelIsa> body)
+    {
+        foreach (var isa in All)
+        {
+            using (Isa.Pin(isa))
+            {
+                try
+                {
+                    body(isa);
+                }
+                catch (Exception e) when (e is not IsaFailureException)
+                {
+                    throw new IsaFailureException(isa, e);
+                }
+            }
+        }
+    }
+
+    /// <summary>Names the path a failure happened on.</summary>
+    public sealed class IsaFailureException(KernelIsa isa, Exception inner) : Exception($"[{isa}] {inner.Message}", inner);
+}
