@@ -237,7 +237,12 @@ public static class ActivationKernels
         var width = (nuint)TVec.Count;
         if (cols < width)
         {
-            BiasForwardKeepRow<TAct, Vec1>(activation, ref z, ref b, ref p, ref a, cols);
+            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
+            if (cols != 0)
+            {
+                BiasForwardKeepRow<TAct, Vec1>(activation, ref z, ref b, ref p, ref a, cols);
+            }
+
             return;
         }
 
@@ -288,7 +293,12 @@ public static class ActivationKernels
         var width = (nuint)TVec.Count;
         if (cols < width)
         {
-            BackwardBiasRow<TAct, Vec1>(activation, ref g, ref s, ref d, ref db, cols);
+            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
+            if (cols != 0)
+            {
+                BackwardBiasRow<TAct, Vec1>(activation, ref g, ref s, ref d, ref db, cols);
+            }
+
             return;
         }
 

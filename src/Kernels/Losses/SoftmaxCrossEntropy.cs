@@ -311,7 +311,12 @@ public static class SoftmaxCrossEntropy
         var width = (nuint)TVec.Count;
         if (n < width)
         {
-            GradientRow<Vec1>(ref g, pScale, qScale, ref w, hasWeights, n);
+            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
+            if (n != 0)
+            {
+                GradientRow<Vec1>(ref g, pScale, qScale, ref w, hasWeights, n);
+            }
+
             return;
         }
 
@@ -338,6 +343,13 @@ public static class SoftmaxCrossEntropy
         var width = (nuint)TVec.Count;
         if (n < width)
         {
+            qTotal = 0f;
+            qx = 0f;
+            if (n == 0)
+            {
+                return;
+            }
+
             WeightedTargetSums<Vec1>(ref x, ref t, ref w, hasWeights, keep, spread, n, out qTotal, out qx);
             return;
         }
@@ -376,7 +388,12 @@ public static class SoftmaxCrossEntropy
         var width = (nuint)TVec.Count;
         if (n < width)
         {
-            SoftTargetGradientRow<Vec1>(ref g, ref t, ref w, hasWeights, pScale, keep, spread, n);
+            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
+            if (n != 0)
+            {
+                SoftTargetGradientRow<Vec1>(ref g, ref t, ref w, hasWeights, pScale, keep, spread, n);
+            }
+
             return;
         }
 
