@@ -212,18 +212,18 @@ public static class SoftmaxCrossEntropy
                 var xy = Unsafe.Add(ref x, y);
                 var max = RowKernels.Max<TVec>(ref x, n);
 
-                // Σ_c w_c·x_c is read before the exponentials may overwrite x in place.
-                var weightedLogitSum = smoothing == 0f ? 0f : hasWeights ? RowKernels.Dot<TVec>(ref w, ref x, n) : RowKernels.Sum<TVec>(ref x, n);
+                // Σ_c w_c·(x_c − max) is read before the exponentials may overwrite x in place.
+                var weightedShiftedSum = smoothing == 0f ? 0f : RowKernels.ShiftedDot<TVec>(ref w, hasWeights, ref x, max, n);
                 ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
                 var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
                 var logSum = MathF.Log(sum);
 
-                // l_c = (x_c − max) − logSum; Σ_c w_c·l_c = Σ w_c x_c − (max + logSum)·Σ w_c.
+                // l_c = (x_c − max) − logSum; Σ_c w_c·l_c = Σ w_c (x_c − max) − logSum·Σ w_c.
                 var nll = -wy * ((xy - max) - logSum);
                 var loss = (1f - smoothing) * nll;
                 if (smoothing != 0f)
                 {
-                    var smooth = -(weightedLogitSum - ((max + logSum) * weightTotal));
+                    var smooth = -(weightedShiftedSum - (logSum * weightTotal));
                     loss += smoothPerClass * smooth;
                 }
 
@@ -281,12 +281,12 @@ public static class SoftmaxCrossEntropy
                 ref var t = ref Unsafe.Add(ref MemoryMarshal.GetReference(_targets), offset);
                 var max = RowKernels.Max<TVec>(ref x, n);
 
-                // q_c = w_c·t'_c; Σ q and Σ q·x are read before x may be overwritten in place.
-                WeightedTargetSums<TVec>(ref x, ref t, ref w, hasWeights, keep, spread, n, out var qTotal, out var qx);
+                // q_c = w_c·t'_c; Σ q and Σ q·(x − max) are read before x may be overwritten in place.
+                WeightedTargetSums<TVec>(ref x, max, ref t, ref w, hasWeights, keep, spread, n, out var qTotal, out var qx);
                 ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
                 var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
                 var logSum = MathF.Log(sum);
-                var loss = -(qx - ((max + logSum) * qTotal));
+                var loss = -(qx - (logSum * qTotal));
                 total += loss;
                 if (!_rowLosses.IsEmpty)
                 {
@@ -335,9 +335,9 @@ public static class SoftmaxCrossEntropy
         TVec.Store(last, ref g, tail);
     }
 
-    /// <summary>Σ_c q_c and Σ_c q_c·x_c with q_c = w_c·(keep·t_c + spread).</summary>
+    /// <summary>Σ_c q_c and Σ_c q_c·(x_c − shift) with q_c = w_c·(keep·t_c + spread).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedTargetSums<TVec>(ref float x, ref float t, ref float w, bool hasWeights, float keep, float spread, nuint n, out float qTotal, out float qx)
+    private static void WeightedTargetSums<TVec>(ref float x, float shift, ref float t, ref float w, bool hasWeights, float keep, float spread, nuint n, out float qTotal, out float qx)
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
@@ -350,12 +350,13 @@ public static class SoftmaxCrossEntropy
                 return;
             }
 
-            WeightedTargetSums<Vec1>(ref x, ref t, ref w, hasWeights, keep, spread, n, out qTotal, out qx);
+            WeightedTargetSums<Vec1>(ref x, shift, ref t, ref w, hasWeights, keep, spread, n, out qTotal, out qx);
             return;
         }
 
         var k = TVec.Create(keep);
         var s = TVec.Create(spread);
+        var sh = TVec.Create(shift);
         var qAcc = TVec.Create(0f);
         var qxAcc = TVec.Create(0f);
         nuint c = 0;
@@ -364,7 +365,7 @@ public static class SoftmaxCrossEntropy
             var q = TVec.Fma(TVec.Load(ref t, c), k, s);
             q = hasWeights ? q * TVec.Load(ref w, c) : q;
             qAcc += q;
-            qxAcc = TVec.Fma(q, TVec.Load(ref x, c), qxAcc);
+            qxAcc = TVec.Fma(q, TVec.Load(ref x, c) - sh, qxAcc);
         }
 
         if (c != n)
@@ -373,7 +374,7 @@ public static class SoftmaxCrossEntropy
             var q = TVec.Fma(TVec.Load(ref t, tail), k, s);
             q = (hasWeights ? q * TVec.Load(ref w, tail) : q) & RowKernels.TailMask<TVec>(n - c);
             qAcc += q;
-            qxAcc = TVec.Fma(q, TVec.Load(ref x, tail), qxAcc);
+            qxAcc = TVec.Fma(q, TVec.Load(ref x, tail) - sh, qxAcc);
         }
 
         qTotal = TVec.Sum(qAcc);

@@ -130,6 +130,39 @@ internal static class RowKernels
         return TVec.Sum(acc0 + acc1);
     }
 
+    /// <summary>
+    /// Σ_c w[c]·(x[c] − shift), or Σ_c (x[c] − shift) without weights. Shifting each term first avoids the
+    /// cancellation of Σ w·x − shift·Σ w when logits are large (near ±1e4) and close together.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float ShiftedDot<TVec>(ref float w, bool hasWeights, ref float x, float shift, nuint n)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (n < width)
+        {
+            return n == 0 ? 0f : ShiftedDot<Vec1>(ref w, hasWeights, ref x, shift, n);
+        }
+
+        var s = TVec.Create(shift);
+        var acc = TVec.Create(0f);
+        nuint c = 0;
+        for (; c + width <= n; c += width)
+        {
+            var d = TVec.Load(ref x, c) - s;
+            acc = hasWeights ? TVec.Fma(TVec.Load(ref w, c), d, acc) : acc + d;
+        }
+
+        if (c != n)
+        {
+            var tail = n - width;
+            var d = (TVec.Load(ref x, tail) - s) & TailMask<TVec>(n - c);
+            acc = hasWeights ? TVec.Fma(TVec.Load(ref w, tail), d, acc) : acc + d;
+        }
+
+        return TVec.Sum(acc);
+    }
+
     /// <summary>Σ_c a[c].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Sum<TVec>(ref float a, nuint n)
