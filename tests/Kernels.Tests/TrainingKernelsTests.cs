@@ -1,0 +1,303 @@
+using System;
+using System.Linq;
+using FsCheck.Fluent;
+using Kernels.Tests.Infrastructure;
+using Kernels.Tests.References;
+using Xunit;
+
+namespace Kernels.Tests;
+
+/// <summary>Reductions, dropout, optimizer updates, initialisers and the gradient checker.</summary>
+public class TrainingKernelsTests
+{
+    [Fact]
+    public void Column_sum_matches_reference_and_is_identical_on_every_path()
+    {
+        Gens.Check(Gen.Zip(Gen.Zip(Gens.Size(70), Gens.Size(200)), Gens.Seed()), t =>
+        {
+            var ((rows, cols), seed) = t;
+            var x = Gens.Fill(rows * cols, seed, 10f);
+            var expected = Reference.ColumnSum(x, rows, cols);
+            float[]? first = null;
+            IsaVariants.ForEach(_ =>
+            {
+                var s = new Guarded(cols);
+                Reductions.ColumnSum(x, s.Span, rows, cols);
+                s.AssertGuards();
+                for (var c = 0; c < cols; c++)
+                {
+                    new Tolerance(0, rows * Tolerance.Eps * 10 * rows + 1e-30).Assert(expected[c], s.Span[c], $"col {c}");
+                }
+
+                first ??= s.ToArray();
+                Assert.Equal(first, s.ToArray());
+                Reductions.ColumnSum(x, s.Span, rows, cols, accumulate: true);
+                for (var c = 0; c < cols; c++)
+                {
+                    new Tolerance(0, 4 * rows * Tolerance.Eps * 10 * rows + 1e-30).Assert(2 * expected[c], s.Span[c], $"accumulated col {c}");
+                }
+            });
+        });
+    }
+
+    [Fact]
+    public void Argmax_and_count_correct_follow_pytorch_ties_and_nan()
+    {
+        float[] x = [1f, 3f, 3f, 0f, float.NaN, 5f, 2f, 2f, 2f];
+        var idx = new int[3];
+        Reductions.RowArgMax(x, idx, 3, 3);
+        Assert.Equal([1, 1, 0], idx);
+        Assert.Equal(2, Reductions.CountCorrect(x, [1, 1, 2], 3, 3));
+        Assert.Equal(0, Reductions.CountCorrect(x, [-1, 7, 2], 3, 3));
+        Gens.Check(Gen.Zip(Gen.Zip(Gens.PositiveSize(30), Gens.PositiveSize(40)), Gens.Seed()), t =>
+        {
+            var ((rows, cols), seed) = t;
+            var s = Gens.Fill(rows * cols, seed, 4f);
+            var labels = Enumerable.Range(0, rows).Select(r => (seed + r) % cols).ToArray();
+            var expected = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                var best = 0;
+                for (var c = 1; c < cols; c++)
+                {
+                    if (s[(r * cols) + c] > s[(r * cols) + best])
+                    {
+                        best = c;
+                    }
+                }
+
+                expected += best == labels[r] ? 1 : 0;
+            }
+
+            Assert.Equal(expected, Reductions.CountCorrect(s, labels, rows, cols));
+        });
+    }
+
+    [Fact]
+    public void Dropout_keeps_the_expected_fraction_scales_and_regenerates_its_mask()
+    {
+        Gens.Check(Gen.Zip(Gen.Elements(0.1f, 0.25f, 0.5f, 0.9f), Gens.Seed()), t =>
+        {
+            var (p, seed) = t;
+            const int N = 20_000;
+            var x = Gens.Fill(N, seed, 1f).Select(v => v + 2f).ToArray();
+            var y = new Guarded(N);
+            Dropout.Forward(x, y.Span, p, (ulong)seed);
+            y.AssertGuards();
+            var kept = 0;
+            for (var i = 0; i < N; i++)
+            {
+                if (y.Span[i] != 0f)
+                {
+                    kept++;
+                    Assert.Equal(x[i] * (1f / (1f - p)), y.Span[i]);
+                }
+            }
+
+            // Binomial(N, 1 − p): 6 standard deviations.
+            var sd = Math.Sqrt(N * p * (1 - p));
+            Assert.InRange(kept, (N * (1 - p)) - (6 * sd), (N * (1 - p)) + (6 * sd));
+
+            var g = Enumerable.Repeat(1f, N).ToArray();
+            var dx = new float[N];
+            Dropout.Backward(g, dx, p, (ulong)seed);
+            var mask = new float[N];
+            Dropout.Mask(mask, p, (ulong)seed);
+            for (var i = 0; i < N; i++)
+            {
+                Assert.Equal(y.Span[i] != 0f, dx[i] != 0f);
+                Assert.Equal(dx[i], mask[i]);
+            }
+
+            var other = new float[N];
+            Dropout.Forward(x, other, p, (ulong)seed + 1);
+            Assert.NotEqual(y.ToArray(), other);
+        });
+    }
+
+    [Fact]
+    public void Dropout_edge_probabilities_and_paths()
+    {
+        var x = Gens.Fill(101, 1, 3f);
+        var y = new float[101];
+        Dropout.Forward(x, y, 0f, 7);
+        Assert.Equal(x, y);
+        Dropout.Forward(x, y, 1f, 7);
+        Assert.All(y, v => Assert.Equal(0f, v));
+        float[]? first = null;
+        IsaVariants.ForEach(_ =>
+        {
+            var z = new float[101];
+            Dropout.Forward(x, z, 0.3f, 99);
+            first ??= z;
+            Assert.Equal(first, z);
+        });
+        var inPlace = (float[])x.Clone();
+        Dropout.Forward(inPlace, inPlace, 0.3f, 99);
+        Assert.Equal(first, inPlace);
+    }
+
+    /// <summary>torch.optim.SGD's step, in double, as the reference.</summary>
+    private static void ReferenceSgd(double[] p, double[] g, double[] b, SgdOptions o, bool first)
+    {
+        for (var i = 0; i < p.Length; i++)
+        {
+            var d = g[i] + (o.WeightDecay * p[i]);
+            if (o.Momentum != 0)
+            {
+                b[i] = first ? d : (o.Momentum * b[i]) + ((1 - o.Dampening) * d);
+                d = o.Nesterov ? d + (o.Momentum * b[i]) : b[i];
+            }
+
+            p[i] -= o.LearningRate * d;
+        }
+    }
+
+    [Fact]
+    public void Sgd_matches_reference_over_several_steps()
+    {
+        SgdOptions[] options =
+        [
+            new(0.1f), new(0.05f, Momentum: 0.9f), new(0.05f, Momentum: 0.9f, Dampening: 0.1f, WeightDecay: 1e-2f),
+            new(0.05f, Momentum: 0.9f, Nesterov: true, WeightDecay: 5e-4f),
+        ];
+        foreach (var o in options)
+        {
+            IsaVariants.ForEach(_ =>
+            {
+                const int N = 133;
+                var p = Gens.Fill(N, 1, 1f);
+                var b = new float[N];
+                var pd = p.Select(v => (double)v).ToArray();
+                var bd = new double[N];
+                for (var step = 0; step < 5; step++)
+                {
+                    var g = Gens.Fill(N, 10 + step, 0.5f);
+                    Sgd.Step(p, g, b, o, step == 0);
+                    ReferenceSgd(pd, g.Select(v => (double)v).ToArray(), bd, o, step == 0);
+                }
+
+                new Tolerance(1e-5, 1e-6).AssertAll(pd, p, $"{o}");
+                new Tolerance(1e-5, 1e-6).AssertAll(bd, b, $"{o} buffer");
+            });
+        }
+    }
+
+    /// <summary>torch.optim.Adam/AdamW's step, in double, as the reference.</summary>
+    private static void ReferenceAdam(double[] p, double[] g, double[] m, double[] v, double[] vMax, int t, AdamOptions o)
+    {
+        for (var i = 0; i < p.Length; i++)
+        {
+            var grad = g[i];
+            if (o.Decoupled)
+            {
+                p[i] *= 1 - (o.LearningRate * o.WeightDecay);
+            }
+            else
+            {
+                grad += o.WeightDecay * p[i];
+            }
+
+            m[i] = (o.Beta1 * m[i]) + ((1 - o.Beta1) * grad);
+            v[i] = (o.Beta2 * v[i]) + ((1 - o.Beta2) * grad * grad);
+            var vHat = v[i];
+            if (o.AmsGrad)
+            {
+                vMax[i] = Math.Max(vMax[i], v[i]);
+                vHat = vMax[i];
+            }
+
+            var denom = (Math.Sqrt(vHat) / Math.Sqrt(1 - Math.Pow(o.Beta2, t))) + o.Epsilon;
+            p[i] -= o.LearningRate / (1 - Math.Pow(o.Beta1, t)) * m[i] / denom;
+        }
+    }
+
+    [Fact]
+    public void Adam_and_adamw_match_reference_over_several_steps()
+    {
+        AdamOptions[] options =
+        [
+            new(), new(1e-2f, WeightDecay: 1e-2f), new(1e-2f, AmsGrad: true), AdamOptions.AdamW(1e-2f), AdamOptions.AdamW(1e-2f) with { AmsGrad = true },
+        ];
+        foreach (var o in options)
+        {
+            IsaVariants.ForEach(_ =>
+            {
+                const int N = 77;
+                var p = Gens.Fill(N, 2, 1f);
+                float[] m = new float[N], v = new float[N], vMax = new float[N];
+                var pd = p.Select(x => (double)x).ToArray();
+                double[] md = new double[N], vd = new double[N], vMaxd = new double[N];
+                for (var step = 1; step <= 6; step++)
+                {
+                    var g = Gens.Fill(N, 20 + step, step % 2 == 0 ? 0.1f : 1f);
+                    Adam.Step(p, g, m, v, o.AmsGrad ? vMax : default, step, o);
+                    ReferenceAdam(pd, g.Select(x => (double)x).ToArray(), md, vd, vMaxd, step, o);
+                }
+
+                new Tolerance(1e-5, 1e-6).AssertAll(pd, p, $"{o}");
+                new Tolerance(1e-5, 1e-7).AssertAll(md, m, $"{o} m");
+                new Tolerance(1e-5, 1e-9).AssertAll(vd, v, $"{o} v");
+            });
+        }
+    }
+
+    [Fact]
+    public void Initialisers_have_the_right_bounds_moments_and_determinism()
+    {
+        const int FanIn = 300, FanOut = 200;
+        var w = new float[FanIn * FanOut];
+        Initializers.XavierUniform(w, FanIn, FanOut, 1);
+        var a = MathF.Sqrt(6f / (FanIn + FanOut));
+        Assert.All(w, v => Assert.InRange(v, -a, a));
+        AssertMoments(w, 0, a / Math.Sqrt(3));
+
+        Initializers.XavierNormal(w, FanIn, FanOut, 2);
+        AssertMoments(w, 0, Math.Sqrt(2.0 / (FanIn + FanOut)));
+
+        Initializers.KaimingUniform(w, FanIn, FanOut, 3);
+        var b = Math.Sqrt(2) * Math.Sqrt(3.0 / FanIn);
+        Assert.All(w, v => Assert.InRange(v, -b - 1e-6, b + 1e-6));
+        AssertMoments(w, 0, b / Math.Sqrt(3));
+
+        Initializers.KaimingNormal(w, FanIn, FanOut, 4);
+        AssertMoments(w, 0, Math.Sqrt(2.0 / FanIn));
+
+        var bias = new float[FanOut];
+        Initializers.LinearDefault(w, bias, FanIn, FanOut, 5);
+        var bound = 1 / Math.Sqrt(FanIn);
+        Assert.All(w, v => Assert.InRange(v, -bound, bound));
+        Assert.All(bias, v => Assert.InRange(v, -bound, bound));
+
+        var again = new float[w.Length];
+        Initializers.LinearDefault(again, new float[FanOut], FanIn, FanOut, 5);
+        Assert.Equal(w, again);
+        Assert.Equal(Math.Sqrt(2), Initializers.Gain(Activation.Relu), 6);
+        Assert.Equal(5.0 / 3, Initializers.Gain(Activation.Tanh), 6);
+    }
+
+    private static void AssertMoments(float[] w, double mean, double std)
+    {
+        var m = w.Average(v => (double)v);
+        var s = Math.Sqrt(w.Average(v => (v - m) * (v - m)));
+        Assert.InRange(m, mean - (6 * std / Math.Sqrt(w.Length)), mean + (6 * std / Math.Sqrt(w.Length)));
+        Assert.InRange(s, std * 0.98, std * 1.02);
+    }
+
+    [Fact]
+    public void Gradient_checker_reports_exact_and_wrong_gradients()
+    {
+        var theta = new float[] { 0.5f, -1.25f, 2f };
+        double Loss() => (theta[0] * theta[0]) + Math.Sin(theta[1]) + (theta[0] * theta[2]);
+        var good = new float[] { (2 * theta[0]) + theta[2], MathF.Cos(theta[1]), theta[0] };
+        var ok = GradientChecker.Check("theta", Loss, theta, good);
+        Assert.True(ok.MaxRelativeError < 1e-5, $"{ok.MaxRelativeError}");
+        Assert.Equal(new float[] { 0.5f, -1.25f, 2f }, theta);
+
+        var bad = (float[])good.Clone();
+        bad[1] += 0.1f;
+        var wrong = GradientChecker.Check("theta", Loss, theta, bad);
+        Assert.Equal(1, wrong.WorstIndex);
+        Assert.True(wrong.MaxAbsoluteError > 0.09);
+    }
+}
