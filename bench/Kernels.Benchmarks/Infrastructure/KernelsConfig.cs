@@ -1,3 +1,4 @@
+using System.Linq;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Diagnosers;
@@ -21,7 +22,10 @@ public sealed class KernelsConfig : ManualConfig
         AddColumn(new ThroughputColumn(ThroughputKind.GigabytesPerSecond), new ThroughputColumn(ThroughputKind.GigaflopsPerSecond));
         AddColumn(RankColumn.Arabic);
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Trend).WithTimeUnit(TimeUnit.Microsecond);
-        Options |= ConfigOptions.JoinSummary;
         AddColumnProvider(DefaultColumnProviders.Instance);
+        AddLogger(BenchmarkDotNet.Loggers.ConsoleLogger.Default);
+        AddExporter(BenchmarkDotNet.Exporters.MarkdownExporter.GitHub);
+        AddAnalyser(DefaultConfig.Instance.GetAnalysers().ToArray());
+        AddValidator(DefaultConfig.Instance.GetValidators().ToArray());
     }
 }

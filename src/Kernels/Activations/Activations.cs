@@ -169,7 +169,7 @@ public static class ActivationKernels
         public void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
         {
             var loop = new BiasForwardLoop<TAct>(activation, _input, _bias, _preActivation, _output, rows, cols);
-            IsaDispatch.Run(ref loop);
+            IsaDispatch.Run(ref loop, cols);
         }
     }
 
@@ -183,7 +183,7 @@ public static class ActivationKernels
         public void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
         {
             var loop = new BackwardBiasLoop<TAct>(activation, _gradOutput, _saved, _gradInput, _biasGradient, rows, cols);
-            IsaDispatch.Run(ref loop);
+            IsaDispatch.Run(ref loop, cols);
         }
     }
 

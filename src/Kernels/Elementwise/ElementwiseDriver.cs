@@ -17,14 +17,14 @@ internal static class ElementwiseDriver
         where TOp : struct, IUnaryOperator
     {
         var loop = new UnaryLoop<TOp>(op, x, y);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, x.Length);
     }
 
     public static void Binary<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z)
         where TOp : struct, IBinaryOperator
     {
         var loop = new BinaryLoop<TOp>(op, x, y, z);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, x.Length);
     }
 
     /// <summary>out[i, j] = op(x[i, j], row[j]) over a row-major [rows, cols] matrix.</summary>

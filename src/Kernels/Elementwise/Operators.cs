@@ -17,7 +17,7 @@ internal interface IBinaryOperator
 }
 
 /// <summary>
-/// A loop body written once over <see cref="ISimdFloat{TSelf}"/>; <see cref="IsaDispatch.Run{TLoop}"/>
+/// A loop body written once over <see cref="ISimdFloat{TSelf}"/>; <see cref="IsaDispatch.Run{TLoop}(ref TLoop)"/>
 /// instantiates it at the active width. Bodies are ref structs so they can carry spans.
 /// </summary>
 internal interface IVectorLoop

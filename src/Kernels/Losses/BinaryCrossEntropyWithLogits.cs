@@ -62,7 +62,7 @@ public static class BinaryCrossEntropyWithLogits
 
         LossChecks.Reduction(reduction, elementLosses, count, nameof(elementLosses));
         var loop = new Loop(logits, targets, gradLogits, weight, posWeight, elementLosses, rows, cols, reduction == LossReduction.Mean ? 1f / count : 1f);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, cols);
         return reduction == LossReduction.Mean ? (float)(loop.Total / count) : (float)loop.Total;
     }
 

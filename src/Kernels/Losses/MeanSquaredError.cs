@@ -65,7 +65,7 @@ public static class MeanSquaredError
     private static double Run(ReadOnlySpan<float> predictions, ReadOnlySpan<float> targets, Span<float> grad, Span<float> elementLosses, float gradScale, float lossScale)
     {
         var loop = new Loop(predictions, targets, grad, elementLosses, gradScale);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, predictions.Length);
         return loop.Total * lossScale;
     }
 

@@ -309,19 +309,15 @@ public static class SoftmaxCrossEntropy
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
+        var ps = TVec.Create(pScale);
+        var qs = TVec.Create(qScale);
         if (n < width)
         {
-            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
-            if (n != 0)
-            {
-                GradientRow<Vec1>(ref g, pScale, qScale, ref w, hasWeights, n);
-            }
-
+            var q = hasWeights ? qs * TVec.LoadPartial(ref w, 0, n, 0f) : qs;
+            TVec.StorePartial(TVec.Fma(TVec.LoadPartial(ref g, 0, n, 0f), ps, -q), ref g, 0, n);
             return;
         }
 
-        var ps = TVec.Create(pScale);
-        var qs = TVec.Create(qScale);
         var tail = n - width;
         var last = hasWeights
             ? TVec.Fma(TVec.Load(ref g, tail), ps, -(qs * TVec.Load(ref w, tail)))
@@ -341,22 +337,19 @@ public static class SoftmaxCrossEntropy
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
-        if (n < width)
-        {
-            qTotal = 0f;
-            qx = 0f;
-            if (n == 0)
-            {
-                return;
-            }
-
-            WeightedTargetSums<Vec1>(ref x, shift, ref t, ref w, hasWeights, keep, spread, n, out qTotal, out qx);
-            return;
-        }
-
         var k = TVec.Create(keep);
         var s = TVec.Create(spread);
         var sh = TVec.Create(shift);
+        if (n < width)
+        {
+            var live = RowKernels.LeadMask<TVec>(n);
+            var qPartial = TVec.Fma(TVec.LoadPartial(ref t, 0, n, 0f), k, s);
+            qPartial = (hasWeights ? qPartial * TVec.LoadPartial(ref w, 0, n, 0f) : qPartial) & live;
+            qTotal = TVec.Sum(qPartial);
+            qx = TVec.Sum(qPartial * ((TVec.LoadPartial(ref x, 0, n, 0f) - sh) & live));
+            return;
+        }
+
         var qAcc = TVec.Create(0f);
         var qxAcc = TVec.Create(0f);
         nuint c = 0;
@@ -387,20 +380,17 @@ public static class SoftmaxCrossEntropy
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
-        if (n < width)
-        {
-            // A zero-length row returns here; otherwise the width-1 instantiation finishes it.
-            if (n != 0)
-            {
-                SoftTargetGradientRow<Vec1>(ref g, ref t, ref w, hasWeights, pScale, keep, spread, n);
-            }
-
-            return;
-        }
-
         var ps = TVec.Create(pScale);
         var k = TVec.Create(keep);
         var s = TVec.Create(spread);
+        if (n < width)
+        {
+            var q = TVec.Fma(TVec.LoadPartial(ref t, 0, n, 0f), k, s);
+            q = hasWeights ? q * TVec.LoadPartial(ref w, 0, n, 0f) : q;
+            TVec.StorePartial(TVec.Fma(TVec.LoadPartial(ref g, 0, n, 0f), ps, -q), ref g, 0, n);
+            return;
+        }
+
         var tail = n - width;
         var lastQ = TVec.Fma(TVec.Load(ref t, tail), k, s);
         lastQ = hasWeights ? lastQ * TVec.Load(ref w, tail) : lastQ;

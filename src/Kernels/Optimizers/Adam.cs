@@ -78,7 +78,7 @@ public static class Adam
             options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
             options.Decoupled ? 0f : options.WeightDecay);
         var loop = new Loop(parameters, gradients, firstMoment, secondMoment, maxSecondMoment, options, scalars);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, parameters.Length);
     }
 
     private readonly record struct Scalars(float StepSize, float BiasCorrection2Sqrt, float Shrink, float L2);

@@ -49,7 +49,7 @@ public static class Sgd
 
         Guard.NoOverlap(gradients, parameters, nameof(gradients), nameof(parameters));
         var loop = new Loop(parameters, gradients, momentumBuffer, options, hasMomentum, firstStep);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, parameters.Length);
     }
 
     private readonly ref struct Loop(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> buffer, SgdOptions options, bool hasMomentum, bool firstStep) : IVectorLoop

@@ -30,7 +30,7 @@ public static class Reductions
         }
 
         var loop = new ColumnSumLoop(input, sums, rows, cols);
-        IsaDispatch.Run(ref loop);
+        IsaDispatch.Run(ref loop, cols);
     }
 
     /// <summary>

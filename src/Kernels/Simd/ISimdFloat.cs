@@ -74,12 +74,30 @@ internal interface ISimdFloat<TSelf>
     /// </summary>
     static abstract TSelf Decompose(TSelf value, out TSelf exponent);
 
+    /// <summary>True when any lane of the mask is set.</summary>
+    static abstract bool AnyTrue(TSelf mask);
+
+    /// <summary>True when every lane of the mask is set.</summary>
+    static abstract bool AllTrue(TSelf mask);
+
+    /// <summary>True when every lane of <paramref name="left"/> is less than <paramref name="right"/>'s (false for NaN).</summary>
+    static abstract bool AllLessThan(TSelf left, TSelf right);
+
+    /// <summary>x·2ⁿ by adding n to the exponent field: exact, but only when the result is a normal float.</summary>
+    static abstract TSelf AddToExponent(TSelf value, TSelf n);
+
+    /// <summary>Loads lanes [0, count) from <paramref name="source"/> + index and fills the rest with <paramref name="fill"/>; nothing past count is read.</summary>
+    static abstract TSelf LoadPartial(ref float source, nuint index, nuint count, float fill);
+
+    /// <summary>Stores lanes [0, count) to <paramref name="destination"/> + index; nothing past count is written.</summary>
+    static abstract void StorePartial(TSelf value, ref float destination, nuint index, nuint count);
+
     /// <summary>True in lanes that hold NaN.</summary>
     static abstract TSelf IsNaN(TSelf value);
 
     /// <summary>The sum of all lanes (lane order fixed per width, so results are deterministic).</summary>
     static abstract float Sum(TSelf value);
 
-    /// <summary>The largest lane; NaN lanes are skipped, and an all-NaN vector gives -∞.</summary>
+    /// <summary>The largest lane when no lane is NaN (kernels that reduce with it propagate NaN through the row by other means).</summary>
     static abstract float Max(TSelf value);
 }

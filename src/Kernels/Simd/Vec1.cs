@@ -102,6 +102,30 @@ internal readonly struct Vec1 : ISimdFloat<Vec1>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyTrue(Vec1 mask) => Bits(mask) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllTrue(Vec1 mask) => Bits(mask) == -1;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllLessThan(Vec1 left, Vec1 right) => left.V < right.V;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec1 AddToExponent(Vec1 value, Vec1 n) => FromBits(Bits(value) + ((int)n.V << 23));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec1 LoadPartial(ref float source, nuint index, nuint count, float fill) => new(count > 0 ? Unsafe.Add(ref source, index) : fill);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StorePartial(Vec1 value, ref float destination, nuint index, nuint count)
+    {
+        if (count > 0)
+        {
+            Unsafe.Add(ref destination, index) = value.V;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec1 IsNaN(Vec1 value) => Mask(float.IsNaN(value.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

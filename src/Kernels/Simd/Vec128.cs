@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Simd;
 
@@ -84,7 +85,7 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec128 ScaleByPow2(Vec128 value, Vec128 n)
     {
-        var bits = Vector128.ShiftLeft(Vector128.ConvertToInt32(n.V) + Vector128.Create(127), 23);
+        var bits = Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n.V) + Vector128.Create(127), 23);
         return new(value.V * bits.AsSingle());
     }
 
@@ -100,6 +101,60 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyTrue(Vec128 mask) => Vector128.ExtractMostSignificantBits(mask.V) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllTrue(Vec128 mask) => Vector128.EqualsAll(mask.V.AsInt32(), Vector128<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllLessThan(Vec128 left, Vec128 right) => Vector128.LessThanAll(left.V, right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec128 AddToExponent(Vec128 value, Vec128 n) =>
+        new((Vector128.AsInt32(value.V) + Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n.V), 23)).AsSingle());
+
+    public static unsafe Vec128 LoadPartial(ref float source, nuint index, nuint count, float fill)
+    {
+        if (Avx.IsSupported)
+        {
+            // A masked load reads no byte past count, so a row that ends at the end of its array is safe.
+            fixed (float* p = &Unsafe.Add(ref source, index))
+            {
+            var mask = Vector128.LessThan(Vector128<int>.Indices, Vector128.Create((int)count)).AsSingle();
+            return new(Vector128.ConditionalSelect(mask, Avx.MaskLoad(p, mask), Vector128.Create(fill)));
+            }
+        }
+
+        var buffer = stackalloc float[4];
+        for (var i = 0; i < 4; i++)
+        {
+            buffer[i] = (nuint)i < count ? Unsafe.Add(ref source, index + (nuint)i) : fill;
+        }
+
+        return new(Vector128.Load(buffer));
+    }
+
+    public static unsafe void StorePartial(Vec128 value, ref float destination, nuint index, nuint count)
+    {
+        if (Avx.IsSupported)
+        {
+            fixed (float* p = &Unsafe.Add(ref destination, index))
+            {
+                Avx.MaskStore(p, Vector128.LessThan(Vector128<int>.Indices, Vector128.Create((int)count)).AsSingle(), value.V);
+            }
+
+            return;
+        }
+
+        var buffer = stackalloc float[4];
+        value.V.Store(buffer);
+        for (nuint i = 0; i < count; i++)
+        {
+            Unsafe.Add(ref destination, index + i) = buffer[i];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec128 IsNaN(Vec128 value) => new(~Vector128.Equals(value.V, value.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -108,13 +163,10 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Max(Vec128 value)
     {
-        var max = float.NegativeInfinity;
-        for (var i = 0; i < Vector128<float>.Count; i++)
-        {
-            var lane = value.V.GetElement(i);
-            max = lane > max ? lane : max;
-        }
-
-        return max;
+        // NaN lanes drop out because the hardware max returns its second operand when either is NaN.
+        var v = Vector128.MaxNative(Vector128.Shuffle(value.V, Vector128.Create(2, 3, 0, 1)), value.V);
+        v = Vector128.MaxNative(Vector128.Shuffle(v, Vector128.Create(1, 0, 3, 2)), v);
+        var max = v.ToScalar();
+        return max > float.NegativeInfinity ? max : float.NegativeInfinity;
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Simd;
 
@@ -84,7 +85,7 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec256 ScaleByPow2(Vec256 value, Vec256 n)
     {
-        var bits = Vector256.ShiftLeft(Vector256.ConvertToInt32(n.V) + Vector256.Create(127), 23);
+        var bits = Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n.V) + Vector256.Create(127), 23);
         return new(value.V * bits.AsSingle());
     }
 
@@ -100,21 +101,65 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyTrue(Vec256 mask) => Vector256.ExtractMostSignificantBits(mask.V) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllTrue(Vec256 mask) => Vector256.EqualsAll(mask.V.AsInt32(), Vector256<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllLessThan(Vec256 left, Vec256 right) => Vector256.LessThanAll(left.V, right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec256 AddToExponent(Vec256 value, Vec256 n) =>
+        new((Vector256.AsInt32(value.V) + Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n.V), 23)).AsSingle());
+
+    public static unsafe Vec256 LoadPartial(ref float source, nuint index, nuint count, float fill)
+    {
+        if (Avx.IsSupported)
+        {
+            // A masked load reads no byte past count, so a row that ends at the end of its array is safe.
+            fixed (float* p = &Unsafe.Add(ref source, index))
+            {
+            var mask = Vector256.LessThan(Vector256<int>.Indices, Vector256.Create((int)count)).AsSingle();
+            return new(Vector256.ConditionalSelect(mask, Avx.MaskLoad(p, mask), Vector256.Create(fill)));
+            }
+        }
+
+        var buffer = stackalloc float[8];
+        for (var i = 0; i < 8; i++)
+        {
+            buffer[i] = (nuint)i < count ? Unsafe.Add(ref source, index + (nuint)i) : fill;
+        }
+
+        return new(Vector256.Load(buffer));
+    }
+
+    public static unsafe void StorePartial(Vec256 value, ref float destination, nuint index, nuint count)
+    {
+        if (Avx.IsSupported)
+        {
+            fixed (float* p = &Unsafe.Add(ref destination, index))
+            {
+                Avx.MaskStore(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create((int)count)).AsSingle(), value.V);
+            }
+
+            return;
+        }
+
+        var buffer = stackalloc float[8];
+        value.V.Store(buffer);
+        for (nuint i = 0; i < count; i++)
+        {
+            Unsafe.Add(ref destination, index + i) = buffer[i];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec256 IsNaN(Vec256 value) => new(~Vector256.Equals(value.V, value.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vec256 value) => Vector256.Sum(value.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Max(Vec256 value)
-    {
-        var max = float.NegativeInfinity;
-        for (var i = 0; i < Vector256<float>.Count; i++)
-        {
-            var lane = value.V.GetElement(i);
-            max = lane > max ? lane : max;
-        }
-
-        return max;
-    }
+    public static float Max(Vec256 value) => Vec128.Max(new Vec128(Vector128.MaxNative(value.V.GetLower(), value.V.GetUpper())));
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Simd;
 
@@ -84,7 +85,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 ScaleByPow2(Vec512 value, Vec512 n)
     {
-        var bits = Vector512.ShiftLeft(Vector512.ConvertToInt32(n.V) + Vector512.Create(127), 23);
+        var bits = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V) + Vector512.Create(127), 23);
         return new(value.V * bits.AsSingle());
     }
 
@@ -100,21 +101,64 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AnyTrue(Vec512 mask) => Vector512.ExtractMostSignificantBits(mask.V) != 0;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllTrue(Vec512 mask) => Vector512.EqualsAll(mask.V.AsInt32(), Vector512<int>.AllBitsSet);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllLessThan(Vec512 left, Vec512 right) => Vector512.LessThanAll(left.V, right.V);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vec512 AddToExponent(Vec512 value, Vec512 n) =>
+        new((Vector512.AsInt32(value.V) + Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V), 23)).AsSingle());
+
+    public static unsafe Vec512 LoadPartial(ref float source, nuint index, nuint count, float fill)
+    {
+        if (Avx512F.IsSupported)
+        {
+            // A masked load reads no byte past count, so a row that ends at the end of its array is safe.
+            fixed (float* p = &Unsafe.Add(ref source, index))
+            {
+            return new(Avx512F.MaskLoad(p, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle(), Vector512.Create(fill)));
+            }
+        }
+
+        var buffer = stackalloc float[16];
+        for (var i = 0; i < 16; i++)
+        {
+            buffer[i] = (nuint)i < count ? Unsafe.Add(ref source, index + (nuint)i) : fill;
+        }
+
+        return new(Vector512.Load(buffer));
+    }
+
+    public static unsafe void StorePartial(Vec512 value, ref float destination, nuint index, nuint count)
+    {
+        if (Avx512F.IsSupported)
+        {
+            fixed (float* p = &Unsafe.Add(ref destination, index))
+            {
+                Avx512F.MaskStore(p, Vector512.LessThan(Vector512<int>.Indices, Vector512.Create((int)count)).AsSingle(), value.V);
+            }
+
+            return;
+        }
+
+        var buffer = stackalloc float[16];
+        value.V.Store(buffer);
+        for (nuint i = 0; i < count; i++)
+        {
+            Unsafe.Add(ref destination, index + i) = buffer[i];
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 IsNaN(Vec512 value) => new(~Vector512.Equals(value.V, value.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vec512 value) => Vector512.Sum(value.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Max(Vec512 value)
-    {
-        var max = float.NegativeInfinity;
-        for (var i = 0; i < Vector512<float>.Count; i++)
-        {
-            var lane = value.V.GetElement(i);
-            max = lane > max ? lane : max;
-        }
-
-        return max;
-    }
+    public static float Max(Vec512 value) => Vec256.Max(new Vec256(Vector256.MaxNative(value.V.GetLower(), value.V.GetUpper())));
 }

@@ -16,6 +16,12 @@ internal static class RowKernels
         where TVec : struct, ISimdFloat<TVec>
         => TVec.GreaterThanOrEqual(TVec.Indices, TVec.Create((float)((nuint)TVec.Count - fresh)));
 
+    /// <summary>Lanes below <paramref name="count"/> (the live lanes of a partial vector).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec LeadMask<TVec>(nuint count)
+        where TVec : struct, ISimdFloat<TVec>
+        => TVec.LessThan(TVec.Indices, TVec.Create((float)count));
+
     /// <summary>max_c x[c]; NaN lanes are skipped (they poison the later exp sum anyway).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max<TVec>(ref float x, nuint n)
@@ -24,14 +30,7 @@ internal static class RowKernels
         var width = (nuint)TVec.Count;
         if (n < width)
         {
-            var m = float.NegativeInfinity;
-            for (nuint c = 0; c < n; c++)
-            {
-                var v = Unsafe.Add(ref x, c);
-                m = v > m ? v : m;
-            }
-
-            return m;
+            return TVec.Max(TVec.LoadPartial(ref x, 0, n, float.NegativeInfinity));
         }
 
         var acc = TVec.Load(ref x, n - width);
@@ -49,12 +48,19 @@ internal static class RowKernels
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
+        var s = TVec.Create(shift);
         if (n < width)
         {
-            return n == 0 ? 0f : ExpSum<Vec1>(ref x, shift, ref e, n, store);
+            // Lanes past n load as the shift itself (exp(0) stays on the fast path) and are masked out of the sum.
+            var partial = VectorMath.Exp(TVec.LoadPartial(ref x, 0, n, shift) - s) & LeadMask<TVec>(n);
+            if (store)
+            {
+                TVec.StorePartial(partial, ref e, 0, n);
+            }
+
+            return TVec.Sum(partial);
         }
 
-        var s = TVec.Create(shift);
         var tail = n - width;
         var last = VectorMath.Exp(TVec.Load(ref x, tail) - s);
         var acc0 = TVec.Create(0f);
@@ -104,7 +110,7 @@ internal static class RowKernels
         var width = (nuint)TVec.Count;
         if (n < width)
         {
-            return n == 0 ? 0f : Dot<Vec1>(ref a, ref b, n);
+            return TVec.Sum(TVec.LoadPartial(ref a, 0, n, 0f) * TVec.LoadPartial(ref b, 0, n, 0f));
         }
 
         var acc0 = TVec.Create(0f);
@@ -139,12 +145,13 @@ internal static class RowKernels
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
+        var s = TVec.Create(shift);
         if (n < width)
         {
-            return n == 0 ? 0f : ShiftedDot<Vec1>(ref w, hasWeights, ref x, shift, n);
+            var d = (TVec.LoadPartial(ref x, 0, n, 0f) - s) & LeadMask<TVec>(n);
+            return TVec.Sum(hasWeights ? TVec.LoadPartial(ref w, 0, n, 0f) * d : d);
         }
 
-        var s = TVec.Create(shift);
         var acc = TVec.Create(0f);
         nuint c = 0;
         for (; c + width <= n; c += width)
@@ -171,13 +178,7 @@ internal static class RowKernels
         var width = (nuint)TVec.Count;
         if (n < width)
         {
-            var s = 0f;
-            for (nuint c = 0; c < n; c++)
-            {
-                s += Unsafe.Add(ref a, c);
-            }
-
-            return s;
+            return TVec.Sum(TVec.LoadPartial(ref a, 0, n, 0f));
         }
 
         var acc = TVec.Create(0f);
@@ -201,17 +202,13 @@ internal static class RowKernels
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
+        var s = TVec.Create(scale);
         if (n < width)
         {
-            for (nuint c = 0; c < n; c++)
-            {
-                Unsafe.Add(ref y, c) = Unsafe.Add(ref x, c) * scale;
-            }
-
+            TVec.StorePartial(TVec.LoadPartial(ref x, 0, n, 0f) * s, ref y, 0, n);
             return;
         }
 
-        var s = TVec.Create(scale);
         var last = TVec.Load(ref x, n - width) * s;
         for (nuint c = 0; c + width <= n; c += width)
         {

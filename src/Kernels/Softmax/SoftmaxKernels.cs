@@ -151,18 +151,14 @@ public static class SoftmaxKernels
         where TVec : struct, ISimdFloat<TVec>
     {
         var width = (nuint)TVec.Count;
+        var va = TVec.Create(a);
+        var vb = TVec.Create(b);
         if (n < width)
         {
-            for (nuint c = 0; c < n; c++)
-            {
-                Unsafe.Add(ref y, c) = (Unsafe.Add(ref x, c) - a) - b;
-            }
-
+            TVec.StorePartial((TVec.LoadPartial(ref x, 0, n, 0f) - va) - vb, ref y, 0, n);
             return;
         }
 
-        var va = TVec.Create(a);
-        var vb = TVec.Create(b);
         var last = (TVec.Load(ref x, n - width) - va) - vb;
         for (nuint c = 0; c + width <= n; c += width)
         {
@@ -178,17 +174,13 @@ public static class SoftmaxKernels
     {
         var dot = RowKernels.Dot<TVec>(ref p, ref g, n);
         var width = (nuint)TVec.Count;
+        var vdot = TVec.Create(dot);
         if (n < width)
         {
-            for (nuint c = 0; c < n; c++)
-            {
-                Unsafe.Add(ref dx, c) = Unsafe.Add(ref p, c) * (Unsafe.Add(ref g, c) - dot);
-            }
-
+            TVec.StorePartial(TVec.LoadPartial(ref p, 0, n, 0f) * (TVec.LoadPartial(ref g, 0, n, 0f) - vdot), ref dx, 0, n);
             return;
         }
 
-        var vdot = TVec.Create(dot);
         var last = TVec.Load(ref p, n - width) * (TVec.Load(ref g, n - width) - vdot);
         for (nuint c = 0; c + width <= n; c += width)
         {
@@ -204,17 +196,13 @@ public static class SoftmaxKernels
     {
         var sum = RowKernels.Sum<TVec>(ref g, n);
         var width = (nuint)TVec.Count;
+        var vsum = TVec.Create(sum);
         if (n < width)
         {
-            for (nuint c = 0; c < n; c++)
-            {
-                Unsafe.Add(ref dx, c) = Unsafe.Add(ref g, c) - (VectorMath.Exp(new Vec1(Unsafe.Add(ref y, c))).V * sum);
-            }
-
+            TVec.StorePartial(TVec.LoadPartial(ref g, 0, n, 0f) - (VectorMath.Exp(TVec.LoadPartial(ref y, 0, n, 0f)) * vsum), ref dx, 0, n);
             return;
         }
 
-        var vsum = TVec.Create(sum);
         var last = TVec.Load(ref g, n - width) - (VectorMath.Exp(TVec.Load(ref y, n - width)) * vsum);
         for (nuint c = 0; c + width <= n; c += width)
         {
