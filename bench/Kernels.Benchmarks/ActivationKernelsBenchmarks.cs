@@ -24,17 +24,19 @@ public class BiasActivationForwardBenchmarks : IThroughput
     [Params("128x100", "1050x131", "4096x1025")]
     public string Shape { get; set; } = "128x100";
 
-    private int Rows => int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+    // Parsed once in setup: the measured methods must not allocate.
+    private int Rows { get; set; }
 
-    private int Cols => int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private int Cols { get; set; }
 
-    public double BytesPerOperation => 2.0 * Rows * Cols * sizeof(float);
+    public double BytesPerOperation => Shapes.Elements(Shape) * 2.0 * sizeof(float);
 
     public double FlopsPerOperation => 0;
 
     [GlobalSetup]
     public void Setup()
     {
+        (Rows, Cols) = Shapes.Parse(Shape);
         _z = Data.Uniform(Rows * Cols, 1, 3f);
         _bias = Data.Uniform(Cols, 2, 0.5f);
         _a = new float[Rows * Cols];
@@ -127,17 +129,19 @@ public class ActivationBackwardBiasGradientBenchmarks : IThroughput
     [Params("128x100", "1050x131", "4096x1025")]
     public string Shape { get; set; } = "128x100";
 
-    private int Rows => int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+    // Parsed once in setup: the measured methods must not allocate.
+    private int Rows { get; set; }
 
-    private int Cols => int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private int Cols { get; set; }
 
-    public double BytesPerOperation => 3.0 * Rows * Cols * sizeof(float);
+    public double BytesPerOperation => Shapes.Elements(Shape) * 3.0 * sizeof(float);
 
     public double FlopsPerOperation => 0;
 
     [GlobalSetup]
     public void Setup()
     {
+        (Rows, Cols) = Shapes.Parse(Shape);
         _gradOutput = Data.Uniform(Rows * Cols, 3, 1f);
         _saved = Data.Uniform(Rows * Cols, 4, 0.9f);
         _gradInput = new float[Rows * Cols];

@@ -19,17 +19,19 @@ public class SoftmaxCrossEntropyBenchmarks : IThroughput
     [Params("128x10", "1024x10", "256x1000", "4096x1000")]
     public string Shape { get; set; } = "128x10";
 
-    private int Rows => int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+    // Parsed once in setup: the measured methods must not allocate.
+    private int Rows { get; set; }
 
-    private int Classes => int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private int Classes { get; set; }
 
-    public double BytesPerOperation => 2.0 * Rows * Classes * sizeof(float);
+    public double BytesPerOperation => Shapes.Elements(Shape) * 2.0 * sizeof(float);
 
     public double FlopsPerOperation => 0;
 
     [GlobalSetup]
     public void Setup()
     {
+        (Rows, Classes) = Shapes.Parse(Shape);
         _logits = Data.Uniform(Rows * Classes, 5, 4f);
         _grad = new float[Rows * Classes];
         _targets = Data.Labels(Rows, Classes, 6);

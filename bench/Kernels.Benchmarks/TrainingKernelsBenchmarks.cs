@@ -54,17 +54,19 @@ public class ColumnSumBenchmarks : IThroughput
     [Params("128x100", "1050x131", "4096x1025")]
     public string Shape { get; set; } = "128x100";
 
-    private int Rows => int.Parse(Shape.Split('x')[0], System.Globalization.CultureInfo.InvariantCulture);
+    // Parsed once in setup: the measured methods must not allocate.
+    private int Rows { get; set; }
 
-    private int Cols => int.Parse(Shape.Split('x')[1], System.Globalization.CultureInfo.InvariantCulture);
+    private int Cols { get; set; }
 
-    public double BytesPerOperation => (double)Rows * Cols * sizeof(float);
+    public double BytesPerOperation => Shapes.Elements(Shape) * sizeof(float);
 
-    public double FlopsPerOperation => (double)Rows * Cols;
+    public double FlopsPerOperation => Shapes.Elements(Shape);
 
     [GlobalSetup]
     public void Setup()
     {
+        (Rows, Cols) = Shapes.Parse(Shape);
         _x = Data.Uniform(Rows * Cols, 11, 1f);
         _sums = new float[Cols];
     }
