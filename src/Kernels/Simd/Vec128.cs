@@ -115,6 +115,12 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
 
     public static unsafe Vec128 LoadPartial(ref float source, nuint index, nuint count, float fill)
     {
+        if (count == 0)
+        {
+            // Not even the address is formed: it may lie past the end of the array.
+            return Create(fill);
+        }
+
         if (Avx.IsSupported)
         {
             // A masked load reads no byte past count, so a row that ends at the end of its array is safe.
@@ -136,6 +142,11 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
 
     public static unsafe void StorePartial(Vec128 value, ref float destination, nuint index, nuint count)
     {
+        if (count == 0)
+        {
+            return;
+        }
+
         if (Avx.IsSupported)
         {
             fixed (float* p = &Unsafe.Add(ref destination, index))

@@ -115,6 +115,12 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
 
     public static unsafe Vec512 LoadPartial(ref float source, nuint index, nuint count, float fill)
     {
+        if (count == 0)
+        {
+            // Not even the address is formed: it may lie past the end of the array.
+            return Create(fill);
+        }
+
         if (Avx512F.IsSupported)
         {
             // A masked load reads no byte past count, so a row that ends at the end of its array is safe.
@@ -135,6 +141,11 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
 
     public static unsafe void StorePartial(Vec512 value, ref float destination, nuint index, nuint count)
     {
+        if (count == 0)
+        {
+            return;
+        }
+
         if (Avx512F.IsSupported)
         {
             fixed (float* p = &Unsafe.Add(ref destination, index))

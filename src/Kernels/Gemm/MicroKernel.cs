@@ -1,0 +1,148 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Activations;
+using Kernels.Simd;
+
+namespace Kernels.Gemm;
+
+/// <summary>
+/// The micro-kernel contract, BLIS style, for an MR×NR tile with MR = 6 and NR = two vectors:
+/// C[0..mr, 0..nr) := epilogue(alpha·Σ_p A[p]·B[p] + beta·C) where A is a packed MR-tall sliver (MR floats per
+/// p) and B a packed NR-wide sliver (NR floats per p), both zero-padded past the matrix edge. When beta is 0,
+/// C is not read (NaN already in C cannot leak). Edge tiles (mr &lt; MR or nr &lt; NR) store through masked
+/// partial vectors, so nothing outside C's mr×nr tile is read or written. The epilogue (bias per column, then
+/// the activation) runs only on the last k block, while the tile is in registers. Each C element's sum runs
+/// over p in order in its own lane, so its bits do not depend on where the tile sits or on the thread count.
+/// </summary>
+internal static class MicroKernel
+{
+    public const int MR = 6;
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TVec, TAct>(int kc, ref float a, ref float b, ref float c, nint ldc, int mr, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        var w = TVec.Count;
+        var nrFull = (nuint)(2 * w);
+        var zero = TVec.Create(0f);
+        TVec c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero;
+        TVec c30 = zero, c31 = zero, c40 = zero, c41 = zero, c50 = zero, c51 = zero;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = TVec.Load(ref b, 0);
+            var b1 = TVec.Load(ref b, (nuint)w);
+            var a0 = TVec.Create(a);
+            c00 = TVec.Fma(a0, b0, c00);
+            c01 = TVec.Fma(a0, b1, c01);
+            var a1 = TVec.Create(Unsafe.Add(ref a, 1));
+            c10 = TVec.Fma(a1, b0, c10);
+            c11 = TVec.Fma(a1, b1, c11);
+            var a2 = TVec.Create(Unsafe.Add(ref a, 2));
+            c20 = TVec.Fma(a2, b0, c20);
+            c21 = TVec.Fma(a2, b1, c21);
+            var a3 = TVec.Create(Unsafe.Add(ref a, 3));
+            c30 = TVec.Fma(a3, b0, c30);
+            c31 = TVec.Fma(a3, b1, c31);
+            var a4 = TVec.Create(Unsafe.Add(ref a, 4));
+            c40 = TVec.Fma(a4, b0, c40);
+            c41 = TVec.Fma(a4, b1, c41);
+            var a5 = TVec.Create(Unsafe.Add(ref a, 5));
+            c50 = TVec.Fma(a5, b0, c50);
+            c51 = TVec.Fma(a5, b1, c51);
+            a = ref Unsafe.Add(ref a, MR);
+            b = ref Unsafe.Add(ref b, nrFull);
+        }
+
+        // The accumulators go to a stack tile first: handing them to the store code directly would make
+        // the JIT keep them in memory inside the k loop. One 6×NR spill per call is negligible.
+        Span<float> acc = stackalloc float[MR * 2 * 16];
+        ref var t = ref MemoryMarshal.GetReference(acc);
+        TVec.Store(c00, ref t, 0);
+        TVec.Store(c01, ref t, nrFull / 2);
+        TVec.Store(c10, ref t, nrFull);
+        TVec.Store(c11, ref t, nrFull + (nrFull / 2));
+        TVec.Store(c20, ref t, 2 * nrFull);
+        TVec.Store(c21, ref t, (2 * nrFull) + (nrFull / 2));
+        TVec.Store(c30, ref t, 3 * nrFull);
+        TVec.Store(c31, ref t, (3 * nrFull) + (nrFull / 2));
+        TVec.Store(c40, ref t, 4 * nrFull);
+        TVec.Store(c41, ref t, (4 * nrFull) + (nrFull / 2));
+        TVec.Store(c50, ref t, 5 * nrFull);
+        TVec.Store(c51, ref t, (5 * nrFull) + (nrFull / 2));
+        var tile = new TileStore<TVec, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr);
+        for (var i = 0; i < mr; i++)
+        {
+            ref var row = ref Unsafe.Add(ref t, (nuint)i * nrFull);
+            tile.Row(TVec.Load(ref row, 0), TVec.Load(ref row, nrFull / 2), ref Unsafe.Add(ref c, i * ldc));
+        }
+    }
+
+    /// <summary>Writes one row of the tile: alpha·acc + beta·C, then bias and activation on the last k block.</summary>
+    private readonly ref struct TileStore<TVec, TAct>(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nr)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        private readonly ref float _bias = ref bias;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Row(TVec acc0, TVec acc1, ref float c)
+        {
+            var w = (nuint)TVec.Count;
+            var va = TVec.Create(alpha);
+            var r0 = acc0 * va;
+            var r1 = acc1 * va;
+            if ((nuint)nr == 2 * w)
+            {
+                if (beta != 0f)
+                {
+                    var vb = TVec.Create(beta);
+                    r0 = TVec.Fma(TVec.Load(ref c, 0), vb, r0);
+                    r1 = TVec.Fma(TVec.Load(ref c, w), vb, r1);
+                }
+
+                if (epilogue)
+                {
+                    if (hasBias)
+                    {
+                        r0 += TVec.Load(ref _bias, 0);
+                        r1 += TVec.Load(ref _bias, w);
+                    }
+
+                    r0 = activation.Forward(r0);
+                    r1 = activation.Forward(r1);
+                }
+
+                TVec.Store(r0, ref c, 0);
+                TVec.Store(r1, ref c, w);
+                return;
+            }
+
+            var n0 = (nuint)nr < w ? (nuint)nr : w;
+            var n1 = (nuint)nr - n0;
+            if (beta != 0f)
+            {
+                var vb = TVec.Create(beta);
+                r0 = TVec.Fma(TVec.LoadPartial(ref c, 0, n0, 0f), vb, r0);
+                r1 = TVec.Fma(TVec.LoadPartial(ref c, w, n1, 0f), vb, r1);
+            }
+
+            if (epilogue)
+            {
+                if (hasBias)
+                {
+                    r0 += TVec.LoadPartial(ref _bias, 0, n0, 0f);
+                    r1 += TVec.LoadPartial(ref _bias, w, n1, 0f);
+                }
+
+                r0 = activation.Forward(r0);
+                r1 = activation.Forward(r1);
+            }
+
+            TVec.StorePartial(r0, ref c, 0, n0);
+            TVec.StorePartial(r1, ref c, w, n1);
+        }
+    }
+}

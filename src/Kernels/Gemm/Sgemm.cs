@@ -1,0 +1,244 @@
+using System;
+using System.Threading.Tasks;
+using Kernels.Activations;
+using Kernels.Gemm;
+using Kernels.Simd;
+
+namespace Kernels;
+
+/// <summary>Per-call GEMM options.</summary>
+/// <param name="Threads">Threads to use; 0 means <see cref="Sgemm.DefaultThreads"/>. Never more than the machine's cores.</param>
+public readonly record struct GemmOptions(int Threads = 0);
+
+/// <summary>
+/// Single-precision GEMM with BLAS semantics on row-major spans: C = alpha·op(A)·op(B) + beta·C, with an
+/// optional fused epilogue C = act(alpha·op(A)·op(B) + beta·C + bias) applied while each tile is in registers.
+/// Blocked and packed (Goto/BLIS five loops) around one micro-kernel per instruction-set path. Threads split
+/// C into disjoint row or column ranges, never k, so results are bitwise identical for any thread count.
+/// When beta is 0, C is never read; when alpha is 0 (or k is 0), A and B are never read.
+/// </summary>
+public static class Sgemm
+{
+    private static int s_defaultThreads = Environment.ProcessorCount;
+
+    // Below this many multiply-adds a problem stays on the calling thread: the fork/join costs more than it saves.
+    private const long ParallelThreshold = 1L << 21;
+
+    /// <summary>The thread count used when a call's <see cref="GemmOptions.Threads"/> is 0. Defaults to the core count.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public static int DefaultThreads
+    {
+        get => s_defaultThreads;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            s_defaultThreads = value;
+        }
+    }
+
+    /// <summary>C = alpha·op(A)·op(B) + beta·C.</summary>
+    /// <param name="transA">op for A: A is m×k (lda ≥ k) or, transposed, stored k×m (lda ≥ m).</param>
+    /// <param name="transB">op for B: B is k×n (ldb ≥ n) or, transposed, stored n×k (ldb ≥ k).</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A, row-major with leading dimension <paramref name="lda"/>.</param>
+    /// <param name="lda">Distance between rows of the stored A.</param>
+    /// <param name="b">B, row-major with leading dimension <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Distance between rows of the stored B.</param>
+    /// <param name="beta">Scale of the existing C; 0 means C is write-only.</param>
+    /// <param name="c">C, m×n row-major with leading dimension <paramref name="ldc"/> ≥ n.</param>
+    /// <param name="ldc">Distance between rows of C.</param>
+    /// <param name="options">Threads.</param>
+    public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, GemmOptions options = default)
+        => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, default, Activation.Identity, options, epilogue: false);
+
+    /// <summary>
+    /// C = act(alpha·op(A)·op(B) + beta·C + bias), the dense-layer forward in one pass: bias is per column of C
+    /// (length n, or empty for none) and act is applied in the micro-kernel, never as a second pass over C.
+    /// </summary>
+    /// <param name="transA">op for A.</param>
+    /// <param name="transB">op for B.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">Leading dimension of A.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">Leading dimension of B.</param>
+    /// <param name="beta">Scale of the existing C.</param>
+    /// <param name="c">C.</param>
+    /// <param name="ldc">Leading dimension of C.</param>
+    /// <param name="bias">Per-column bias, length n, or empty.</param>
+    /// <param name="activation">The activation applied last.</param>
+    /// <param name="options">Threads.</param>
+    public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options = default)
+        => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation, options, epilogue: true);
+
+    private static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options, bool epilogue)
+    {
+        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, options);
+        if (m == 0 || n == 0)
+        {
+            return;
+        }
+
+        var problem = new GemmDriver.Problem(transA, transB, m, n, k, alpha, lda, ldb, beta, ldc, epilogue, !bias.IsEmpty);
+        var visitor = new Visitor(problem, a, b, c, bias, options);
+        ActivationDispatch.Accept(epilogue ? activation : Activation.Identity, ref visitor);
+    }
+
+    private static void Validate(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, ReadOnlySpan<float> bias, GemmOptions options)
+    {
+        if (transA is not (Transpose.None or Transpose.Transposed))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transA), transA, "Unknown transpose.");
+        }
+
+        if (transB is not (Transpose.None or Transpose.Transposed))
+        {
+            throw new ArgumentOutOfRangeException(nameof(transB), transB, "Unknown transpose.");
+        }
+
+        Validation.Guard.NonNegative(m);
+        Validation.Guard.NonNegative(n);
+        Validation.Guard.NonNegative(k);
+        if (options.Threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be 0 (the default) or positive.");
+        }
+
+        // Stored shapes: A is m×k or k×m, B is k×n or n×k, C is m×n; each row must fit its leading dimension.
+        var (aRows, aCols) = transA == Transpose.None ? (m, k) : (k, m);
+        var (bRows, bCols) = transB == Transpose.None ? (k, n) : (n, k);
+        CheckMatrix(a.Length, aRows, aCols, lda, nameof(a), nameof(lda), transA);
+        CheckMatrix(b.Length, bRows, bCols, ldb, nameof(b), nameof(ldb), transB);
+        CheckMatrix(c.Length, m, n, ldc, nameof(c), nameof(ldc), Transpose.None);
+        if (!bias.IsEmpty && bias.Length != n)
+        {
+            throw new ArgumentException($"bias has {bias.Length} elements but C has n = {n} columns.", nameof(bias));
+        }
+
+        if (m > 0 && n > 0 && c.Overlaps(a[..Math.Min(a.Length, Extent(aRows, aCols, lda))]))
+        {
+            throw new ArgumentException("c overlaps a; GEMM cannot run in place.", nameof(c));
+        }
+
+        if (m > 0 && n > 0 && c.Overlaps(b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))]))
+        {
+            throw new ArgumentException("c overlaps b; GEMM cannot run in place.", nameof(c));
+        }
+    }
+
+    private static int Extent(int rows, int cols, int ld) => rows == 0 || cols == 0 ? 0 : (int)Math.Min(int.MaxValue, ((long)(rows - 1) * ld) + cols);
+
+    private static void CheckMatrix(int length, int rows, int cols, int ld, string name, string ldName, Transpose trans)
+    {
+        if (ld < Math.Max(1, cols))
+        {
+            throw new ArgumentOutOfRangeException(ldName, ld, $"{ldName} = {ld} is smaller than the {cols} columns of the stored {name} ({rows}×{cols}{(trans == Transpose.Transposed ? ", transposed" : string.Empty)}).");
+        }
+
+        var needed = rows == 0 || cols == 0 ? 0 : ((long)(rows - 1) * ld) + cols;
+        if (length < needed)
+        {
+            throw new ArgumentException($"{name} has {length} elements but a {rows}×{cols} matrix with leading dimension {ld} needs {needed}.", name);
+        }
+    }
+
+    private readonly ref struct Visitor(GemmDriver.Problem problem, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, GemmOptions options) : IActivationVisitor
+    {
+        private readonly ReadOnlySpan<float> _a = a;
+        private readonly ReadOnlySpan<float> _b = b;
+        private readonly Span<float> _c = c;
+        private readonly ReadOnlySpan<float> _bias = bias;
+
+        public void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
+        {
+            switch (Isa.Active)
+            {
+                case KernelIsa.Vector512: Execute<Vec512, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
+                case KernelIsa.Vector256: Execute<Vec256, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
+                case KernelIsa.Vector128: Execute<Vec128, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
+                default: Execute<Vec1, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
+            }
+        }
+    }
+
+    private static unsafe void Execute<TVec, TAct>(GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        if (p.K == 0 || p.Alpha == 0f)
+        {
+            ScaleOnly(p, c, bias, activation);
+            return;
+        }
+
+        var threads = Math.Min(options.Threads == 0 ? DefaultThreads : options.Threads, Environment.ProcessorCount);
+        var work = (long)p.M * p.N * p.K;
+        var blocking = GemmBlocking.For<TVec>();
+
+        // Split the longer side of C into per-thread ranges aligned to the register tile.
+        var splitRows = p.M >= p.N;
+        var tile = splitRows ? blocking.MR : blocking.NR;
+        var extent = splitRows ? p.M : p.N;
+        threads = (int)Math.Min(threads, (extent + tile - 1) / tile);
+        if (threads <= 1 || work < ParallelThreshold)
+        {
+            GemmDriver.Run<TVec, TAct>(p, a, b, c, bias, activation, 0, p.M, 0, p.N);
+            return;
+        }
+
+        var chunk = (((extent + threads - 1) / threads) + tile - 1) / tile * tile;
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+        {
+            nint aAddress = (nint)pa, bAddress = (nint)pb, cAddress = (nint)pc, biasAddress = (nint)pbias;
+            int aLength = a.Length, bLength = b.Length, cLength = c.Length, biasLength = bias.Length;
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            {
+                var start = t * chunk;
+                var end = Math.Min(extent, start + chunk);
+                if (start >= end)
+                {
+                    return;
+                }
+
+                var aSpan = new ReadOnlySpan<float>((void*)aAddress, aLength);
+                var bSpan = new ReadOnlySpan<float>((void*)bAddress, bLength);
+                var cSpan = new Span<float>((void*)cAddress, cLength);
+                var biasSpan = new ReadOnlySpan<float>((void*)biasAddress, biasLength);
+                if (splitRows)
+                {
+                    GemmDriver.Run<TVec, TAct>(p, aSpan, bSpan, cSpan, biasSpan, activation, start, end, 0, p.N);
+                }
+                else
+                {
+                    GemmDriver.Run<TVec, TAct>(p, aSpan, bSpan, cSpan, biasSpan, activation, 0, p.M, start, end);
+                }
+            });
+        }
+    }
+
+    /// <summary>alpha·A·B vanishes: C = beta·C (C not read when beta is 0), then the epilogue.</summary>
+    private static void ScaleOnly<TAct>(GemmDriver.Problem p, Span<float> c, ReadOnlySpan<float> bias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        for (var i = 0; i < p.M; i++)
+        {
+            var row = c.Slice(i * p.Ldc, p.N);
+            for (var j = 0; j < p.N; j++)
+            {
+                var v = p.Beta == 0f ? 0f : p.Beta * row[j];
+                if (p.Epilogue)
+                {
+                    v = activation.Forward(new Vec1(p.HasBias ? v + bias[j] : v)).V;
+                }
+
+                row[j] = v;
+            }
+        }
+    }
+}
