@@ -17,7 +17,7 @@ public sealed class KernelsConfig : ManualConfig
 {
     public KernelsConfig()
     {
-        AddJob(Job.Default.WithWarmupCount(4).WithIterationCount(12).WithLaunchCount(1).WithId("Kernels"));
+        AddJob(Job.Default.WithWarmupCount(4).WithIterationCount(12).WithLaunchCount(1).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)).WithId("Kernels"));
         AddDiagnoser(MemoryDiagnoser.Default);
         AddColumn(new ThroughputColumn(ThroughputKind.GigabytesPerSecond), new ThroughputColumn(ThroughputKind.GigaflopsPerSecond));
         AddColumn(RankColumn.Arabic);

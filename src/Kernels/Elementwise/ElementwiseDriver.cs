@@ -6,8 +6,10 @@ using Kernels.Simd;
 namespace Kernels.Elementwise;
 
 /// <summary>
-/// The shared drivers for elementwise operators: they pick the width, unroll by four, and finish the tail
-/// with one overlapping vector instead of a scalar loop. The tail vector is computed from the inputs
+/// The shared drivers for elementwise operators: they pick the width and finish the tail with one
+/// overlapping vector instead of a scalar loop. They do not unroll: iterations are independent, so the
+/// out-of-order core overlaps them anyway, and unrolled copies of a large inlined operator (GELU, tanh)
+/// exhaust the JIT's inlining budget and spill vectors to the stack. The tail vector is computed from the inputs
 /// before the main loop writes anything, so an output that is the same span as an input stays correct.
 /// Callers validate lengths and aliasing first; the drivers trust their arguments.
 /// </summary>
@@ -57,18 +59,6 @@ internal static class ElementwiseDriver
 
         var last = op.Invoke(TVec.Load(ref x, length - width));
         nuint i = 0;
-        for (; i + (4 * width) <= length; i += 4 * width)
-        {
-            var a0 = op.Invoke(TVec.Load(ref x, i));
-            var a1 = op.Invoke(TVec.Load(ref x, i + width));
-            var a2 = op.Invoke(TVec.Load(ref x, i + (2 * width)));
-            var a3 = op.Invoke(TVec.Load(ref x, i + (3 * width)));
-            TVec.Store(a0, ref y, i);
-            TVec.Store(a1, ref y, i + width);
-            TVec.Store(a2, ref y, i + (2 * width));
-            TVec.Store(a3, ref y, i + (3 * width));
-        }
-
         for (; i + width <= length; i += width)
         {
             TVec.Store(op.Invoke(TVec.Load(ref x, i)), ref y, i);
@@ -96,18 +86,6 @@ internal static class ElementwiseDriver
 
         var last = op.Invoke(TVec.Load(ref x, length - width), TVec.Load(ref y, length - width));
         nuint i = 0;
-        for (; i + (4 * width) <= length; i += 4 * width)
-        {
-            var a0 = op.Invoke(TVec.Load(ref x, i), TVec.Load(ref y, i));
-            var a1 = op.Invoke(TVec.Load(ref x, i + width), TVec.Load(ref y, i + width));
-            var a2 = op.Invoke(TVec.Load(ref x, i + (2 * width)), TVec.Load(ref y, i + (2 * width)));
-            var a3 = op.Invoke(TVec.Load(ref x, i + (3 * width)), TVec.Load(ref y, i + (3 * width)));
-            TVec.Store(a0, ref z, i);
-            TVec.Store(a1, ref z, i + width);
-            TVec.Store(a2, ref z, i + (2 * width));
-            TVec.Store(a3, ref z, i + (3 * width));
-        }
-
         for (; i + width <= length; i += width)
         {
             TVec.Store(op.Invoke(TVec.Load(ref x, i), TVec.Load(ref y, i)), ref z, i);

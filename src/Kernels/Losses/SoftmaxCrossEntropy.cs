@@ -187,6 +187,12 @@ public static class SoftmaxCrossEntropy
 
             // Σ_c w_c, the smoothing term's total weight, is the same for every row.
             var weightTotal = hasWeights ? RowKernels.Sum<TVec>(ref w, n) : classes;
+            if (n <= (nuint)TVec.Count && smoothing == 0f && !hasWeights)
+            {
+                Total = SmallRows<TVec>(n);
+                return;
+            }
+
             double total = 0;
             for (var r = 0; r < rows; r++)
             {
@@ -243,6 +249,139 @@ public static class SoftmaxCrossEntropy
             }
 
             Total = total;
+        }
+
+        /// <summary>
+        /// Rows that fit one vector, unweighted and unsmoothed (the common classifier head, e.g. 10 classes).
+        /// Rows go in blocks of 16: a first pass keeps each row in a register from load to exp and parks the
+        /// exponentials in the gradient; then one vector log and one vector reciprocal serve the whole block's
+        /// row sums (a scalar log per row would dominate); a last pass turns the parked exponentials into
+        /// (p − onehot)·scale with a lane select for the target.
+        /// </summary>
+        [SkipLocalsInit]
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private readonly double SmallRows<TVec>(nuint n)
+            where TVec : struct, ISimdFloat<TVec>
+        {
+            const int Block = 16;
+            var live = RowKernels.LeadMask<TVec>(n);
+            var negativeInfinity = TVec.Create(float.NegativeInfinity);
+            ref var x0 = ref MemoryMarshal.GetReference(_logits);
+            ref var g0 = ref MemoryMarshal.GetReference(_gradLogits);
+            var width = (nuint)TVec.Count;
+
+            // Rows whose full vector stays inside the arrays use plain loads and stores (masked ones stall the
+            // pipeline); a full store runs into the next row's gradient, which that row then overwrites, so this
+            // needs the gradient to be separate from the logits.
+            var length = (nuint)rows * n;
+            var fullLoads = length >= width ? ((length - width) / n) + 1 : 0;
+            var fullStores = _logits.Overlaps(_gradLogits) ? 0 : fullLoads;
+            var hasGrad = !_gradLogits.IsEmpty;
+            Span<float> maxes = stackalloc float[Block];
+            Span<float> targetLogits = stackalloc float[Block];
+            Span<float> sums = stackalloc float[Block];
+            Span<float> inverses = stackalloc float[Block];
+            ref var sum0 = ref MemoryMarshal.GetReference(sums);
+            ref var inverse0 = ref MemoryMarshal.GetReference(inverses);
+            double total = 0;
+            for (var start = 0; start < rows; start += Block)
+            {
+                var count = Math.Min(Block, rows - start);
+                for (var j = 0; j < count; j++)
+                {
+                    var r = start + j;
+                    var offset = (nuint)r * n;
+                    var y = _targets[r];
+
+                    // Read before the exponentials may overwrite an in-place row.
+                    targetLogits[j] = y == ignoreIndex ? 0f : Unsafe.Add(ref x0, offset + (nuint)y);
+                    var v = (nuint)r < fullLoads ? TVec.Load(ref x0, offset) : TVec.LoadPartial(ref x0, offset, n, 0f);
+                    var max = TVec.Max(TVec.Select(live, v, negativeInfinity));
+                    var vmax = TVec.Create(max);
+
+                    // Dead lanes are set to the max so their exp is 1 on the fast path, then masked off.
+                    var e = VectorMath.Exp(TVec.Select(live, v, vmax) - vmax) & live;
+                    maxes[j] = max;
+                    sums[j] = TVec.Sum(e);
+                    if (hasGrad)
+                    {
+                        StoreRow(e, ref g0, offset, n, (nuint)r < fullStores);
+                    }
+                }
+
+                for (var j = count; j < Block; j++)
+                {
+                    sums[j] = 1f;
+                }
+
+                // One vector pass turns the block's Σ into ln Σ and 1/Σ.
+                for (nuint j = 0; j < Block; j += width)
+                {
+                    var sum = TVec.Load(ref sum0, j);
+                    TVec.Store(TVec.Create(gradScale) / sum, ref inverse0, j);
+                    TVec.Store(VectorMath.Log(sum), ref sum0, j);
+                }
+
+                for (var j = 0; j < count; j++)
+                {
+                    var r = start + j;
+                    var offset = (nuint)r * n;
+                    var y = _targets[r];
+                    if (y == ignoreIndex)
+                    {
+                        if (hasGrad)
+                        {
+                            var parked = (nuint)r < fullStores ? TVec.Load(ref g0, offset) : TVec.LoadPartial(ref g0, offset, n, 0f);
+                            StoreRow(TVec.Select(live, TVec.Create(0f), parked), ref g0, offset, n, (nuint)r < fullStores);
+                        }
+
+                        if (!_rowLosses.IsEmpty)
+                        {
+                            _rowLosses[r] = 0f;
+                        }
+
+                        continue;
+                    }
+
+                    var logSum = sums[j];
+                    var loss = -((targetLogits[j] - maxes[j]) - logSum);
+                    total += loss;
+                    if (!_rowLosses.IsEmpty)
+                    {
+                        _rowLosses[r] = loss;
+                    }
+
+                    if (!hasGrad)
+                    {
+                        continue;
+                    }
+
+                    // ∂loss/∂x = (p − onehot)·scale with p = e/Σ.
+                    var e = (nuint)r < fullStores ? TVec.Load(ref g0, offset) : TVec.LoadPartial(ref g0, offset, n, 0f);
+                    var pScale = TVec.Create(inverses[j]);
+                    var target = TVec.Equals(TVec.Indices, TVec.Create(y));
+
+                    // Dead lanes keep what was loaded: with full stores they hold the next row's parked exponentials.
+                    var grad = (e * pScale) - (target & TVec.Create(gradScale));
+                    StoreRow(TVec.Select(live, grad, e), ref g0, offset, n, (nuint)r < fullStores);
+                }
+            }
+
+            return total;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void StoreRow<TVec>(TVec value, ref float destination, nuint offset, nuint n, bool full)
+            where TVec : struct, ISimdFloat<TVec>
+        {
+            if (full)
+            {
+                TVec.Store(value, ref destination, offset);
+            }
+            else
+            {
+                TVec.StorePartial(value, ref destination, offset, n);
+            }
         }
     }
 

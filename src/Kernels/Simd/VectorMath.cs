@@ -57,8 +57,11 @@ internal static class VectorMath
         return TVec.Fma(p, r * r, r) + TVec.Create(1f);
     }
 
-    /// <summary>eˣ for every x, including subnormal results, overflow and NaN.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    /// <summary>
+    /// eˣ for every x, including subnormal results, overflow and NaN. Inlined although rarely taken: a call
+    /// here would make the JIT spill every live vector register around it on the common path too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVec ExpCareful<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {

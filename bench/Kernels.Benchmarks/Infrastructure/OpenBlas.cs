@@ -1,0 +1,35 @@
+using System;
+using System.Runtime.InteropServices;
+
+namespace Kernels.Benchmarks;
+
+/// <summary>
+/// P/Invoke to Debian's libopenblas0-pthread. OpenBLAS reads OPENBLAS_CORETYPE when it loads, so the core
+/// type is chosen per BenchmarkDotNet job (its own process), never in-process.
+/// </summary>
+internal static unsafe partial class OpenBlas
+{
+    private const string Library = "libopenblas.so.0";
+    private const int RowMajor = 101;
+    private const int NoTrans = 111;
+    private const int Trans = 112;
+
+    [LibraryImport(Library, EntryPoint = "cblas_sgemm")]
+    private static partial void CblasSgemm(int order, int transA, int transB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+
+    [LibraryImport(Library, EntryPoint = "openblas_set_num_threads")]
+    public static partial void SetThreads(int threads);
+
+    [LibraryImport(Library, EntryPoint = "openblas_get_corename")]
+    private static partial nint GetCoreName();
+
+    public static string CoreName => Marshal.PtrToStringAnsi(GetCoreName()) ?? "?";
+
+    public static void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            CblasSgemm(RowMajor, transA == Transpose.None ? NoTrans : Trans, transB == Transpose.None ? NoTrans : Trans, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+}
