@@ -66,7 +66,14 @@ internal static class GemmDriver
                         {
                             var mr = Math.Min(mrBlock, mc - ir);
                             ref var cTile = ref Unsafe.Add(ref cBase, ((nint)(ic + ir) * p.Ldc) + jc + jr);
-                            MicroKernel.Run<TVec, TAct>(kc, ref packA[ir * kc], ref bSliver, ref cTile, p.Ldc, mr, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                            if (typeof(TVec) == typeof(Vec512))
+                            {
+                                MicroKernel512x12x32.Run(kc, ref packA[ir * kc], ref bSliver, ref cTile, p.Ldc, mr, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                            }
+                            else
+                            {
+                                MicroKernel.Run<TVec, TAct>(kc, ref packA[ir * kc], ref bSliver, ref cTile, p.Ldc, mr, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                            }
                         }
                     }
                 }
@@ -79,7 +86,7 @@ internal static class GemmDriver
     /// op(B)[pc + p, jc + s·NR ..], zero-padded past column n so the micro-kernel never branches on edges.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackB(Transpose trans, ReadOnlySpan<float> b, int ldb, int pc, int kc, int jc, int nc, int nrBlock, Span<float> dest)
+    internal static void PackB(Transpose trans, ReadOnlySpan<float> b, int ldb, int pc, int kc, int jc, int nc, int nrBlock, Span<float> dest)
     {
         for (var j0 = 0; j0 < nc; j0 += nrBlock)
         {
@@ -116,7 +123,7 @@ internal static class GemmDriver
     /// op(A)[ic + s·MR .., pc + p], zero-padded past row m.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PackA(Transpose trans, ReadOnlySpan<float> a, int lda, int ic, int mc, int pc, int kc, int mrBlock, Span<float> dest)
+    internal static void PackA(Transpose trans, ReadOnlySpan<float> a, int lda, int ic, int mc, int pc, int kc, int mrBlock, Span<float> dest)
     {
         for (var i0 = 0; i0 < mc; i0 += mrBlock)
         {
@@ -129,13 +136,16 @@ internal static class GemmDriver
 
             if (trans == Transpose.None)
             {
-                // op(A)[i, p] = A[i, p]: each row of the sliver source is contiguous in p.
+                // op(A)[i, p] = A[i, p]: read each source row contiguously and scatter it down the sliver with
+                // stride MR. The slices above checked the bounds once; the inner loop runs on refs.
                 for (var i = 0; i < rows; i++)
                 {
                     var source = a.Slice(((ic + i0 + i) * lda) + pc, kc);
-                    for (var k = 0; k < kc; k++)
+                    ref var from = ref MemoryMarshal.GetReference(source);
+                    ref var to = ref sliver[i];
+                    for (nint k = 0; k < kc; k++)
                     {
-                        sliver[(k * mrBlock) + i] = source[k];
+                        Unsafe.Add(ref to, k * mrBlock) = Unsafe.Add(ref from, k);
                     }
                 }
             }

@@ -81,7 +81,7 @@ internal static class MicroKernel
     }
 
     /// <summary>Writes one row of the tile: alpha·acc + beta·C, then bias and activation on the last k block.</summary>
-    private readonly ref struct TileStore<TVec, TAct>(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nr)
+    internal readonly ref struct TileStore<TVec, TAct>(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nr)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {

@@ -1,0 +1,91 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Kernels.Activations;
+using Kernels.Simd;
+
+namespace Kernels.Gemm;
+
+/// <summary>
+/// The Vector512 micro-kernel, 12×32: 24 accumulators, two B vectors and a broadcast fill 27 of the 32 zmm
+/// registers. Per k it issues 2 loads and 12 broadcasts for 24 FMAs, so the two FMA pipes, not the load
+/// ports, set the pace. Same contract as <see cref="MicroKernel"/>, whose tile store it shares.
+/// </summary>
+internal static class MicroKernel512x12x32
+{
+    public const int MR = 12;
+    public const int NR = 32;
+
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TAct>(int kc, ref float a, ref float b, ref float c, nint ldc, int mr, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
+        var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
+        var c20 = Vector512<float>.Zero; var c21 = Vector512<float>.Zero;
+        var c30 = Vector512<float>.Zero; var c31 = Vector512<float>.Zero;
+        var c40 = Vector512<float>.Zero; var c41 = Vector512<float>.Zero;
+        var c50 = Vector512<float>.Zero; var c51 = Vector512<float>.Zero;
+        var c60 = Vector512<float>.Zero; var c61 = Vector512<float>.Zero;
+        var c70 = Vector512<float>.Zero; var c71 = Vector512<float>.Zero;
+        var c80 = Vector512<float>.Zero; var c81 = Vector512<float>.Zero;
+        var c90 = Vector512<float>.Zero; var c91 = Vector512<float>.Zero;
+        var ca0 = Vector512<float>.Zero; var ca1 = Vector512<float>.Zero;
+        var cb0 = Vector512<float>.Zero; var cb1 = Vector512<float>.Zero;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.LoadUnsafe(ref b);
+            var b1 = Vector512.LoadUnsafe(ref b, 16);
+            var ai = Vector512.Create(a);
+            c00 = Vector512.FusedMultiplyAdd(ai, b0, c00); c01 = Vector512.FusedMultiplyAdd(ai, b1, c01);
+            ai = Vector512.Create(Unsafe.Add(ref a, 1));
+            c10 = Vector512.FusedMultiplyAdd(ai, b0, c10); c11 = Vector512.FusedMultiplyAdd(ai, b1, c11);
+            ai = Vector512.Create(Unsafe.Add(ref a, 2));
+            c20 = Vector512.FusedMultiplyAdd(ai, b0, c20); c21 = Vector512.FusedMultiplyAdd(ai, b1, c21);
+            ai = Vector512.Create(Unsafe.Add(ref a, 3));
+            c30 = Vector512.FusedMultiplyAdd(ai, b0, c30); c31 = Vector512.FusedMultiplyAdd(ai, b1, c31);
+            ai = Vector512.Create(Unsafe.Add(ref a, 4));
+            c40 = Vector512.FusedMultiplyAdd(ai, b0, c40); c41 = Vector512.FusedMultiplyAdd(ai, b1, c41);
+            ai = Vector512.Create(Unsafe.Add(ref a, 5));
+            c50 = Vector512.FusedMultiplyAdd(ai, b0, c50); c51 = Vector512.FusedMultiplyAdd(ai, b1, c51);
+            ai = Vector512.Create(Unsafe.Add(ref a, 6));
+            c60 = Vector512.FusedMultiplyAdd(ai, b0, c60); c61 = Vector512.FusedMultiplyAdd(ai, b1, c61);
+            ai = Vector512.Create(Unsafe.Add(ref a, 7));
+            c70 = Vector512.FusedMultiplyAdd(ai, b0, c70); c71 = Vector512.FusedMultiplyAdd(ai, b1, c71);
+            ai = Vector512.Create(Unsafe.Add(ref a, 8));
+            c80 = Vector512.FusedMultiplyAdd(ai, b0, c80); c81 = Vector512.FusedMultiplyAdd(ai, b1, c81);
+            ai = Vector512.Create(Unsafe.Add(ref a, 9));
+            c90 = Vector512.FusedMultiplyAdd(ai, b0, c90); c91 = Vector512.FusedMultiplyAdd(ai, b1, c91);
+            ai = Vector512.Create(Unsafe.Add(ref a, 10));
+            ca0 = Vector512.FusedMultiplyAdd(ai, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(ai, b1, ca1);
+            ai = Vector512.Create(Unsafe.Add(ref a, 11));
+            cb0 = Vector512.FusedMultiplyAdd(ai, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(ai, b1, cb1);
+            a = ref Unsafe.Add(ref a, MR);
+            b = ref Unsafe.Add(ref b, NR);
+        }
+
+        // Park the accumulators in a stack tile so the store code cannot make the JIT keep them in memory in the loop.
+        Span<float> tile = stackalloc float[MR * NR];
+        ref var t = ref MemoryMarshal.GetReference(tile);
+        c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, 16);
+        c10.StoreUnsafe(ref t, 32); c11.StoreUnsafe(ref t, 48);
+        c20.StoreUnsafe(ref t, 64); c21.StoreUnsafe(ref t, 80);
+        c30.StoreUnsafe(ref t, 96); c31.StoreUnsafe(ref t, 112);
+        c40.StoreUnsafe(ref t, 128); c41.StoreUnsafe(ref t, 144);
+        c50.StoreUnsafe(ref t, 160); c51.StoreUnsafe(ref t, 176);
+        c60.StoreUnsafe(ref t, 192); c61.StoreUnsafe(ref t, 208);
+        c70.StoreUnsafe(ref t, 224); c71.StoreUnsafe(ref t, 240);
+        c80.StoreUnsafe(ref t, 256); c81.StoreUnsafe(ref t, 272);
+        c90.StoreUnsafe(ref t, 288); c91.StoreUnsafe(ref t, 304);
+        ca0.StoreUnsafe(ref t, 320); ca1.StoreUnsafe(ref t, 336);
+        cb0.StoreUnsafe(ref t, 352); cb1.StoreUnsafe(ref t, 368);
+        var store = new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr);
+        for (var i = 0; i < mr; i++)
+        {
+            ref var row = ref Unsafe.Add(ref t, i * NR);
+            store.Row(Vec512.Load(ref row, 0), Vec512.Load(ref row, 16), ref Unsafe.Add(ref c, i * ldc));
+        }
+    }
+}
