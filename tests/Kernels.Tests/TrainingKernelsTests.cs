@@ -13,7 +13,7 @@ public class TrainingKernelsTests
     [Fact]
     public void Column_sum_matches_reference_and_is_identical_on_every_path()
     {
-        Gens.Check(Gen.Zip(Gen.Zip(Gens.Size(70), Gens.Size(200)), Gens.Seed()), t =>
+        Gens.Check(Gen.Zip(Gen.Zip(Gens.Size(70), Gens.Size(700)), Gens.Seed()), t =>
         {
             var ((rows, cols), seed) = t;
             var x = Gens.Fill(rows * cols, seed, 10f);

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
@@ -121,8 +122,29 @@ public static class Reductions
             var n = (nuint)cols;
             var width = (nuint)TVec.Count;
 
-            // Column blocks of four vectors stay in registers across all rows: one read of the matrix.
+            // Wide rows stream row by row into the sums (which stay in L1), so the matrix is read in order;
+            // narrow ones keep column blocks of four vectors in registers across all rows. Either way each
+            // lane adds its rows in order, so the bits do not depend on the choice.
             nuint c = 0;
+            if (n > 256)
+            {
+                for (var r = 0; r < rows; r++)
+                {
+                    ref var row = ref Unsafe.Add(ref x, (nuint)r * n);
+                    for (c = 0; c + width <= n; c += width)
+                    {
+                        TVec.Store(TVec.Load(ref s, c) + TVec.Load(ref row, c), ref s, c);
+                    }
+
+                    for (; c < n; c++)
+                    {
+                        Unsafe.Add(ref s, c) += Unsafe.Add(ref row, c);
+                    }
+                }
+
+                return;
+            }
+
             for (; c + (4 * width) <= n; c += 4 * width)
             {
                 var a0 = TVec.Load(ref s, c);
@@ -157,13 +179,13 @@ public static class Reductions
 
             for (; c < n; c++)
             {
-                var a = System.Runtime.CompilerServices.Unsafe.Add(ref s, c);
+                var a = Unsafe.Add(ref s, c);
                 for (var r = 0; r < rows; r++)
                 {
-                    a += System.Runtime.CompilerServices.Unsafe.Add(ref x, ((nuint)r * n) + c);
+                    a += Unsafe.Add(ref x, ((nuint)r * n) + c);
                 }
 
-                System.Runtime.CompilerServices.Unsafe.Add(ref s, c) = a;
+                Unsafe.Add(ref s, c) = a;
             }
         }
     }

@@ -58,10 +58,11 @@ internal static class VectorMath
     }
 
     /// <summary>
-    /// eˣ for every x, including subnormal results, overflow and NaN. Inlined although rarely taken: a call
-    /// here would make the JIT spill every live vector register around it on the common path too.
+    /// eˣ for every x, including subnormal results, overflow and NaN. Kept out of line: inlining it into every
+    /// caller exhausts the JIT's inlining budget in composite operators (sigmoid, tanh, GELU), which then call
+    /// Exp itself out of line with its vectors on the stack, many times slower.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static TVec ExpCareful<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {
