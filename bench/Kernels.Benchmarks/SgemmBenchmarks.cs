@@ -61,7 +61,7 @@ public abstract class SgemmBenchmarkBase : IThroughput
     }
 
     [Benchmark]
-    public void Kernels() => Sgemm.Multiply(Problem.TransA, Problem.TransB, Problem.M, Problem.N, Problem.K, 1f, _a, Lda, _b, Ldb, 0f, _c, Problem.N, new GemmOptions(Threads));
+    public void KernelsSgemm() => Sgemm.Multiply(Problem.TransA, Problem.TransB, Problem.M, Problem.N, Problem.K, 1f, _a, Lda, _b, Ldb, 0f, _c, Problem.N, new GemmOptions(Threads));
 
     [Benchmark(Baseline = true)]
     public void OpenBLAS() => OpenBlas.Sgemm(Problem.TransA, Problem.TransB, Problem.M, Problem.N, Problem.K, 1f, _a, Lda, _b, Ldb, 0f, _c, Problem.N);
