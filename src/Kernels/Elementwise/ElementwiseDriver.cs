@@ -29,17 +29,6 @@ internal static class ElementwiseDriver
         IsaDispatch.Run(ref loop, x.Length);
     }
 
-    /// <summary>out[i, j] = op(x[i, j], row[j]) over a row-major [rows, cols] matrix.</summary>
-    public static void RowBroadcast<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> row, Span<float> output, int rows, int cols)
-        where TOp : struct, IBinaryOperator
-    {
-        for (var r = 0; r < rows; r++)
-        {
-            var offset = r * cols;
-            Binary(op, x.Slice(offset, cols), row, output.Slice(offset, cols));
-        }
-    }
-
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void UnaryCore<TOp, TVec>(TOp op, ref float x, ref float y, nuint length)

@@ -74,12 +74,6 @@ internal interface ISimdFloat<TSelf>
     /// </summary>
     static abstract TSelf Decompose(TSelf value, out TSelf exponent);
 
-    /// <summary>True when any lane of the mask is set.</summary>
-    static abstract bool AnyTrue(TSelf mask);
-
-    /// <summary>True when every lane of the mask is set.</summary>
-    static abstract bool AllTrue(TSelf mask);
-
     /// <summary>True when every lane of <paramref name="left"/> is less than <paramref name="right"/>'s (false for NaN).</summary>
     static abstract bool AllLessThan(TSelf left, TSelf right);
 

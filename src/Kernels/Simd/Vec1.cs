@@ -102,12 +102,6 @@ internal readonly struct Vec1 : ISimdFloat<Vec1>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyTrue(Vec1 mask) => Bits(mask) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AllTrue(Vec1 mask) => Bits(mask) == -1;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AllLessThan(Vec1 left, Vec1 right) => left.V < right.V;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

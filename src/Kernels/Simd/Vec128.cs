@@ -101,12 +101,6 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyTrue(Vec128 mask) => Vector128.ExtractMostSignificantBits(mask.V) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AllTrue(Vec128 mask) => Vector128.EqualsAll(mask.V.AsInt32(), Vector128<int>.AllBitsSet);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AllLessThan(Vec128 left, Vec128 right) => Vector128.LessThanAll(left.V, right.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

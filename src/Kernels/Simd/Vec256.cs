@@ -101,12 +101,6 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyTrue(Vec256 mask) => Vector256.ExtractMostSignificantBits(mask.V) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AllTrue(Vec256 mask) => Vector256.EqualsAll(mask.V.AsInt32(), Vector256<int>.AllBitsSet);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AllLessThan(Vec256 left, Vec256 right) => Vector256.LessThanAll(left.V, right.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

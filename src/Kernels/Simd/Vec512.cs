@@ -101,12 +101,6 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AnyTrue(Vec512 mask) => Vector512.ExtractMostSignificantBits(mask.V) != 0;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool AllTrue(Vec512 mask) => Vector512.EqualsAll(mask.V.AsInt32(), Vector512<int>.AllBitsSet);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static bool AllLessThan(Vec512 left, Vec512 right) => Vector512.LessThanAll(left.V, right.V);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
