@@ -104,7 +104,7 @@ public class SgemmTests
         int[] sizes = [0, 1, 2, 3, 5, 9];
         float[] alphas = [0f, 1f, 0.7f];
         float[] betas = [0f, 1f, 1.3f];
-        IsaVariants.ForEach(_ =>
+        IsaVariants.ForEachGemmEngine(_ =>
         {
             var seed = 0;
             foreach (var ta in Transposes)
@@ -147,7 +147,7 @@ public class SgemmTests
             from pad in Gen.Choose(0, 5)
             from seed in Gens.Seed()
             select new Case(ta, tb, m, n, k, alpha, beta, pad, pad / 2, pad, seed);
-        Gens.Check(gen, t => IsaVariants.ForEach(_ => Verify(t)), maxTest: 12);
+        Gens.Check(gen, t => IsaVariants.ForEachGemmEngine(_ => Verify(t)), maxTest: 12);
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public class SgemmTests
     {
         // Sizes straddling MR (6), NR (2, 8, 16, 32), KC (256) and MC (48–240) on every path.
         (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20)];
-        IsaVariants.ForEach(_ =>
+        IsaVariants.ForEachGemmEngine(_ =>
         {
             foreach (var (m, n, k) in shapes)
             {
@@ -188,7 +188,7 @@ public class SgemmTests
         {
             var (c, act, withBias) = t;
             var bias = withBias ? Gens.Fill(c.N, c.Seed + 9, 1f) : [];
-            IsaVariants.ForEach(_ => Verify(c, bias, act));
+            IsaVariants.ForEachGemmEngine(_ => Verify(c, bias, act));
         }, maxTest: 40);
     }
 
@@ -197,7 +197,7 @@ public class SgemmTests
     {
         foreach (var (m, n, k) in new[] { (301, 257, 190), (37, 700, 300) })
         {
-            IsaVariants.ForEach(_ =>
+            IsaVariants.ForEachGemmEngine(_ =>
             {
                 var a = Gens.Fill(m * k, 1, 1f);
                 var b = Gens.Fill(k * n, 2, 1f);
@@ -217,7 +217,7 @@ public class SgemmTests
     [Fact]
     public void Beta_zero_never_reads_c_and_alpha_zero_never_reads_a_or_b()
     {
-        IsaVariants.ForEach(_ =>
+        IsaVariants.ForEachGemmEngine(_ =>
         {
             var a = Enumerable.Repeat(float.NaN, 20).ToArray();
             var b = Enumerable.Repeat(float.NaN, 20).ToArray();

@@ -13,6 +13,24 @@ namespace Kernels.Gemm;
 /// </summary>
 internal static class GemmDriver
 {
+    /// <summary>
+    /// The three engines over one tile contract. <see cref="Packed"/> is the Goto/BLIS path for large
+    /// problems, <see cref="Direct"/> reads A and B in place (small and mid sizes, where packing costs as much
+    /// as the multiply), <see cref="Dot"/> serves C with a few columns. The choice depends only on the shape,
+    /// never on the thread count, so the split stays bitwise invisible.
+    /// </summary>
+    internal enum Path
+    {
+        Auto,
+        Packed,
+        Direct,
+        Dot,
+    }
+
+    /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
+    [ThreadStatic]
+    internal static Path t_forcedPath;
+
     /// <summary>Packing buffers, allocated once per thread on the pinned heap and reused by every call.</summary>
     [ThreadStatic]
     private static float[]? t_packA;
@@ -23,8 +41,167 @@ internal static class GemmDriver
     internal readonly record struct Problem(
         Transpose TransA, Transpose TransB, int M, int N, int K, float Alpha, int Lda, int Ldb, float Beta, int Ldc, bool Epilogue, bool HasBias);
 
+    /// <summary>
+    /// Picks the engine for a shape. Dot: C has at most four columns and op(A)'s rows are contiguous, so
+    /// vectorising along k keeps every lane busy. Direct: B's row panel is narrow enough (n ≤ 512) to stay in
+    /// L2 while A streams through once per 2W-column sliver, or the problem is too small to repay packing.
+    /// Packed: everything else. A pinned path that cannot serve the shape (Dot with op(A) transposed) falls
+    /// back to Direct.
+    /// </summary>
+    internal static Path Choose(in Problem p)
+    {
+        var dotFits = p.TransA == Transpose.None;
+        switch (t_forcedPath)
+        {
+            case Path.Packed: return Path.Packed;
+            case Path.Direct: return Path.Direct;
+            case Path.Dot: return dotFits ? Path.Dot : Path.Direct;
+        }
+
+        if (dotFits && p.N <= DotKernel.Columns && p.K >= 32)
+        {
+            return Path.Dot;
+        }
+
+        return p.N <= 512 || (long)p.M * p.N * p.K <= (1L << 21) ? Path.Direct : Path.Packed;
+    }
+
+    /// <summary>Runs the chosen engine on one rectangle of C.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+    public static void Run<TVec, TAct>(Path path, in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        switch (path)
+        {
+            case Path.Dot: RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
+            case Path.Direct: RunDirect<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
+            default: RunPacked<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
+        }
+    }
+
+    /// <summary>
+    /// The unpacked engine: loops pc (KC) → jr (2W columns) → ir (MR rows) around <see cref="DirectKernel"/>.
+    /// The 2W-wide column sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows
+    /// past it. B is read in place when op(B) is B and the sliver is whole; an edge sliver or a transposed B is
+    /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunDirect<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        var blocking = GemmBlocking.For<TVec>();
+        var w = TVec.Count;
+        var nrBlock = 2 * w;
+        var sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
+        nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
+        for (var pc = 0; pc < p.K; pc += blocking.KC)
+        {
+            var kc = Math.Min(blocking.KC, p.K - pc);
+            var beta = pc == 0 ? p.Beta : 1f;
+            var epilogue = p.Epilogue && pc + kc == p.K;
+            for (var jr = colStart; jr < colEnd; jr += nrBlock)
+            {
+                var nr = Math.Min(nrBlock, colEnd - jr);
+                var two = nr > w;
+                ref float bSliver = ref MemoryMarshal.GetReference(sliver);
+                nint bStride = nrBlock;
+                if (p.TransB == Transpose.None && nr == (two ? nrBlock : w))
+                {
+                    bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
+                    bStride = p.Ldb;
+                }
+                else
+                {
+                    PackB(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
+                }
+
+                ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
+                var i = rowStart;
+                for (; i + blocking.MR <= rowEnd; i += blocking.MR)
+                {
+                    Tile<TVec, TAct>(blocking.MR, two, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                }
+
+                // Row edge: the largest smaller kernels that fit, so A is never read past row m.
+                foreach (var rows in (ReadOnlySpan<int>)[8, 4, 2, 1])
+                {
+                    if (rows < blocking.MR && i + rows <= rowEnd)
+                    {
+                        Tile<TVec, TAct>(rows, two, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                        i += rows;
+                    }
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile<TVec, TAct>(int rows, bool two, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        switch (rows)
+        {
+            case 12: DirectKernel.Run<TVec, Rows12, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case 8: DirectKernel.Run<TVec, Rows8, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case 6: DirectKernel.Run<TVec, Rows6, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case 4: DirectKernel.Run<TVec, Rows4, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case 2: DirectKernel.Run<TVec, Rows2, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            default: DirectKernel.Run<TVec, Rows1, TAct>(two, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, nr, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+        }
+    }
+
+    /// <summary>
+    /// The narrow-output engine: for each group of four columns, op(B)'s columns are copied into four
+    /// zero-padded rows, then every four rows of A meet them in <see cref="DotKernel"/>. Requires op(A) = A.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunDot<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        var kPadded = RoundUp(p.K, TVec.Count);
+        var columns = Buffer(ref t_packB, DotKernel.Columns * kPadded);
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        for (var jg = colStart; jg < colEnd; jg += DotKernel.Columns)
+        {
+            var nc = Math.Min(DotKernel.Columns, colEnd - jg);
+            columns.Clear();
+            for (var j = 0; j < nc; j++)
+            {
+                var column = columns.Slice(j * kPadded, p.K);
+                if (p.TransB == Transpose.Transposed)
+                {
+                    b.Slice((jg + j) * p.Ldb, p.K).CopyTo(column);
+                }
+                else
+                {
+                    for (var q = 0; q < p.K; q++)
+                    {
+                        column[q] = b[(q * p.Ldb) + jg + j];
+                    }
+                }
+            }
+
+            ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jg) : ref biasBase;
+            for (var i = rowStart; i < rowEnd; i += DotKernel.Rows)
+            {
+                var rows = Math.Min(DotKernel.Rows, rowEnd - i);
+                DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref MemoryMarshal.GetReference(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunPacked<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {

@@ -72,77 +72,116 @@ internal static class MicroKernel
         TVec.Store(c41, ref t, (4 * nrFull) + (nrFull / 2));
         TVec.Store(c50, ref t, 5 * nrFull);
         TVec.Store(c51, ref t, (5 * nrFull) + (nrFull / 2));
-        var tile = new TileStore<TVec, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr);
-        for (var i = 0; i < mr; i++)
-        {
-            ref var row = ref Unsafe.Add(ref t, (nuint)i * nrFull);
-            tile.Row(TVec.Load(ref row, 0), TVec.Load(ref row, nrFull / 2), ref Unsafe.Add(ref c, i * ldc));
-        }
+        new TileStore<TVec, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref t, mr, ref c, ldc);
     }
 
-    /// <summary>Writes one row of the tile: alpha·acc + beta·C, then bias and activation on the last k block.</summary>
+    /// <summary>
+    /// Writes a parked accumulator tile to C: alpha·acc + beta·C, then bias and activation on the last k block.
+    /// The branches on beta, the epilogue and the edge are taken once per tile, not per row, so a small-k tile
+    /// (k = 2…10 in a network's first layer) costs little more than its stores.
+    /// </summary>
     internal readonly ref struct TileStore<TVec, TAct>(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nr)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {
         private readonly ref float _bias = ref bias;
 
+        /// <summary>Rows [0, rows) of the tile at <paramref name="tile"/> (row stride two vectors) into C.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Row(TVec acc0, TVec acc1, ref float c)
+        public void Store(ref float tile, int rows, ref float c, nint ldc)
         {
             var w = (nuint)TVec.Count;
+            var stride = 2 * w;
             var va = TVec.Create(alpha);
-            var r0 = acc0 * va;
-            var r1 = acc1 * va;
-            if ((nuint)nr == 2 * w)
+            if ((nuint)nr == stride && beta == 0f && !epilogue)
             {
+                // The plain product on whole tiles: two multiplies and two stores per row.
+                for (var i = 0; i < rows; i++)
+                {
+                    ref var row = ref Unsafe.Add(ref tile, (nuint)i * stride);
+                    ref var target = ref Unsafe.Add(ref c, i * ldc);
+                    TVec.Store(TVec.Load(ref row, 0) * va, ref target, 0);
+                    TVec.Store(TVec.Load(ref row, w) * va, ref target, w);
+                }
+
+                return;
+            }
+
+            if ((nuint)nr == stride)
+            {
+                for (var i = 0; i < rows; i++)
+                {
+                    ref var row = ref Unsafe.Add(ref tile, (nuint)i * stride);
+                    ref var target = ref Unsafe.Add(ref c, i * ldc);
+                    var r0 = TVec.Load(ref row, 0) * va;
+                    var r1 = TVec.Load(ref row, w) * va;
+                    if (beta != 0f)
+                    {
+                        var vb = TVec.Create(beta);
+                        r0 = TVec.Fma(TVec.Load(ref target, 0), vb, r0);
+                        r1 = TVec.Fma(TVec.Load(ref target, w), vb, r1);
+                    }
+
+                    if (epilogue)
+                    {
+                        r0 = Finish(r0, 0, w);
+                        r1 = Finish(r1, w, w);
+                    }
+
+                    TVec.Store(r0, ref target, 0);
+                    TVec.Store(r1, ref target, w);
+                }
+
+                return;
+            }
+
+            // Edge tile: masked partial vectors, so nothing past column nr is read or written.
+            var n0 = (nuint)nr < w ? (nuint)nr : w;
+            var n1 = (nuint)nr - n0;
+            for (var i = 0; i < rows; i++)
+            {
+                ref var row = ref Unsafe.Add(ref tile, (nuint)i * stride);
+                ref var target = ref Unsafe.Add(ref c, i * ldc);
+                var r0 = TVec.Load(ref row, 0) * va;
                 if (beta != 0f)
                 {
-                    var vb = TVec.Create(beta);
-                    r0 = TVec.Fma(TVec.Load(ref c, 0), vb, r0);
-                    r1 = TVec.Fma(TVec.Load(ref c, w), vb, r1);
+                    r0 = TVec.Fma(TVec.LoadPartial(ref target, 0, n0, 0f), TVec.Create(beta), r0);
                 }
 
                 if (epilogue)
                 {
-                    if (hasBias)
+                    r0 = Finish(r0, 0, n0);
+                }
+
+                TVec.StorePartial(r0, ref target, 0, n0);
+                if (n1 != 0)
+                {
+                    var r1 = TVec.Load(ref row, w) * va;
+                    if (beta != 0f)
                     {
-                        r0 += TVec.Load(ref _bias, 0);
-                        r1 += TVec.Load(ref _bias, w);
+                        r1 = TVec.Fma(TVec.LoadPartial(ref target, w, n1, 0f), TVec.Create(beta), r1);
                     }
 
-                    r0 = activation.Forward(r0);
-                    r1 = activation.Forward(r1);
+                    if (epilogue)
+                    {
+                        r1 = Finish(r1, w, n1);
+                    }
+
+                    TVec.StorePartial(r1, ref target, w, n1);
                 }
-
-                TVec.Store(r0, ref c, 0);
-                TVec.Store(r1, ref c, w);
-                return;
             }
+        }
 
-            var n0 = (nuint)nr < w ? (nuint)nr : w;
-            var n1 = (nuint)nr - n0;
-            if (beta != 0f)
+        /// <summary>Bias (columns [offset, offset + count) of the tile) then the activation.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private TVec Finish(TVec value, nuint offset, nuint count)
+        {
+            if (hasBias)
             {
-                var vb = TVec.Create(beta);
-                r0 = TVec.Fma(TVec.LoadPartial(ref c, 0, n0, 0f), vb, r0);
-                r1 = TVec.Fma(TVec.LoadPartial(ref c, w, n1, 0f), vb, r1);
+                value += count == (nuint)TVec.Count ? TVec.Load(ref _bias, offset) : TVec.LoadPartial(ref _bias, offset, count, 0f);
             }
 
-            if (epilogue)
-            {
-                if (hasBias)
-                {
-                    r0 += TVec.LoadPartial(ref _bias, 0, n0, 0f);
-                    r1 += TVec.LoadPartial(ref _bias, w, n1, 0f);
-                }
-
-                r0 = activation.Forward(r0);
-                r1 = activation.Forward(r1);
-            }
-
-            TVec.StorePartial(r0, ref c, 0, n0);
-            TVec.StorePartial(r1, ref c, w, n1);
+            return activation.Forward(value);
         }
     }
 }

@@ -81,11 +81,6 @@ internal static class MicroKernel512x12x32
         c90.StoreUnsafe(ref t, 288); c91.StoreUnsafe(ref t, 304);
         ca0.StoreUnsafe(ref t, 320); ca1.StoreUnsafe(ref t, 336);
         cb0.StoreUnsafe(ref t, 352); cb1.StoreUnsafe(ref t, 368);
-        var store = new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr);
-        for (var i = 0; i < mr; i++)
-        {
-            ref var row = ref Unsafe.Add(ref t, i * NR);
-            store.Row(Vec512.Load(ref row, 0), Vec512.Load(ref row, 16), ref Unsafe.Add(ref c, i * ldc));
-        }
+        new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref t, mr, ref c, ldc);
     }
 }

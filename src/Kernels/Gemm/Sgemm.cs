@@ -186,9 +186,10 @@ public static class Sgemm
         var tile = splitRows ? blocking.MR : blocking.NR;
         var extent = splitRows ? p.M : p.N;
         threads = (int)Math.Min(threads, (extent + tile - 1) / tile);
+        var path = GemmDriver.Choose(p);
         if (threads <= 1 || work < ParallelThreshold)
         {
-            GemmDriver.Run<TVec, TAct>(p, a, b, c, bias, activation, 0, p.M, 0, p.N);
+            GemmDriver.Run<TVec, TAct>(path, p, a, b, c, bias, activation, 0, p.M, 0, p.N);
             return;
         }
 
@@ -212,11 +213,11 @@ public static class Sgemm
                 var biasSpan = new ReadOnlySpan<float>((void*)biasAddress, biasLength);
                 if (splitRows)
                 {
-                    GemmDriver.Run<TVec, TAct>(p, aSpan, bSpan, cSpan, biasSpan, activation, start, end, 0, p.N);
+                    GemmDriver.Run<TVec, TAct>(path, p, aSpan, bSpan, cSpan, biasSpan, activation, start, end, 0, p.N);
                 }
                 else
                 {
-                    GemmDriver.Run<TVec, TAct>(p, aSpan, bSpan, cSpan, biasSpan, activation, 0, p.M, start, end);
+                    GemmDriver.Run<TVec, TAct>(path, p, aSpan, bSpan, cSpan, biasSpan, activation, 0, p.M, start, end);
                 }
             });
         }

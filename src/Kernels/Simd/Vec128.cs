@@ -107,6 +107,7 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
     public static Vec128 AddToExponent(Vec128 value, Vec128 n) =>
         new((Vector128.AsInt32(value.V) + Vector128.ShiftLeft(Vector128.ConvertToInt32Native(n.V), 23)).AsSingle());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vec128 LoadPartial(ref float source, nuint index, nuint count, float fill)
     {
         if (count == 0)
@@ -125,6 +126,13 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
             }
         }
 
+        return LoadPartialFallback(ref source, index, count, fill);
+    }
+
+    // Out of line: its stack buffer would stop the fast path above from inlining.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe Vec128 LoadPartialFallback(ref float source, nuint index, nuint count, float fill)
+    {
         var buffer = stackalloc float[4];
         for (var i = 0; i < 4; i++)
         {
@@ -134,6 +142,7 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
         return new(Vector128.Load(buffer));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void StorePartial(Vec128 value, ref float destination, nuint index, nuint count)
     {
         if (count == 0)
@@ -151,6 +160,12 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
             return;
         }
 
+        StorePartialFallback(value, ref destination, index, count);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void StorePartialFallback(Vec128 value, ref float destination, nuint index, nuint count)
+    {
         var buffer = stackalloc float[4];
         value.V.Store(buffer);
         for (nuint i = 0; i < count; i++)

@@ -107,6 +107,7 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
     public static Vec256 AddToExponent(Vec256 value, Vec256 n) =>
         new((Vector256.AsInt32(value.V) + Vector256.ShiftLeft(Vector256.ConvertToInt32Native(n.V), 23)).AsSingle());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vec256 LoadPartial(ref float source, nuint index, nuint count, float fill)
     {
         if (count == 0)
@@ -125,6 +126,13 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
             }
         }
 
+        return LoadPartialFallback(ref source, index, count, fill);
+    }
+
+    // Out of line: its stack buffer would stop the fast path above from inlining.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe Vec256 LoadPartialFallback(ref float source, nuint index, nuint count, float fill)
+    {
         var buffer = stackalloc float[8];
         for (var i = 0; i < 8; i++)
         {
@@ -134,6 +142,7 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
         return new(Vector256.Load(buffer));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void StorePartial(Vec256 value, ref float destination, nuint index, nuint count)
     {
         if (count == 0)
@@ -151,6 +160,12 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
             return;
         }
 
+        StorePartialFallback(value, ref destination, index, count);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void StorePartialFallback(Vec256 value, ref float destination, nuint index, nuint count)
+    {
         var buffer = stackalloc float[8];
         value.V.Store(buffer);
         for (nuint i = 0; i < count; i++)

@@ -107,6 +107,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     public static Vec512 AddToExponent(Vec512 value, Vec512 n) =>
         new((Vector512.AsInt32(value.V) + Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V), 23)).AsSingle());
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vec512 LoadPartial(ref float source, nuint index, nuint count, float fill)
     {
         if (count == 0)
@@ -124,6 +125,13 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
             }
         }
 
+        return LoadPartialFallback(ref source, index, count, fill);
+    }
+
+    // Out of line: its stack buffer would stop the fast path above from inlining.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe Vec512 LoadPartialFallback(ref float source, nuint index, nuint count, float fill)
+    {
         var buffer = stackalloc float[16];
         for (var i = 0; i < 16; i++)
         {
@@ -133,6 +141,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
         return new(Vector512.Load(buffer));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe void StorePartial(Vec512 value, ref float destination, nuint index, nuint count)
     {
         if (count == 0)
@@ -150,6 +159,12 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
             return;
         }
 
+        StorePartialFallback(value, ref destination, index, count);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static unsafe void StorePartialFallback(Vec512 value, ref float destination, nuint index, nuint count)
+    {
         var buffer = stackalloc float[16];
         value.V.Store(buffer);
         for (nuint i = 0; i < count; i++)

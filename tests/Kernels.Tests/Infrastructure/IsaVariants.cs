@@ -29,6 +29,33 @@ public static class IsaVariants
         }
     }
 
+    /// <summary>
+    /// Every instruction-set path × every GEMM engine (packed, direct, dot), each pinned on the test's thread,
+    /// so each micro-kernel is tested on any shape, not only on the shapes that select it.
+    /// </summary>
+    public static void ForEachGemmEngine(Action<KernelIsa> body)
+    {
+        ForEach(isa =>
+        {
+            foreach (var engine in new[] { Kernels.Gemm.GemmDriver.Path.Packed, Kernels.Gemm.GemmDriver.Path.Direct, Kernels.Gemm.GemmDriver.Path.Dot })
+            {
+                Kernels.Gemm.GemmDriver.t_forcedPath = engine;
+                try
+                {
+                    body(isa);
+                }
+                catch (Exception e)
+                {
+                    throw new InvalidOperationException($"[{engine} engine] {e.Message}", e);
+                }
+                finally
+                {
+                    Kernels.Gemm.GemmDriver.t_forcedPath = Kernels.Gemm.GemmDriver.Path.Auto;
+                }
+            }
+        });
+    }
+
     /// <summary>Names the path a failure happened on.</summary>
     public sealed class IsaFailureException(KernelIsa isa, Exception inner) : Exception($"[{isa}] {inner.Message}", inner);
 }
