@@ -1,0 +1,91 @@
+using System;
+using System.Diagnostics;
+using Kernels.Demo.Data;
+using Spectre.Console;
+
+namespace Kernels.Demo.Networks;
+
+/// <summary>What every network run gets from the command line.</summary>
+/// <param name="Console">Where tables and progress go.</param>
+/// <param name="Seed">The root seed: data generation, splits, initialisation, shuffles and dropout derive from it.</param>
+/// <param name="Epochs">Overrides each network's default epoch count when set.</param>
+/// <param name="BatchSize">The minibatch size of minibatch networks.</param>
+/// <param name="FashionDirectory">Where the Fashion-MNIST .gz files are.</param>
+public sealed record RunSettings(IAnsiConsole Console, int Seed, int? Epochs, int BatchSize, string FashionDirectory);
+
+/// <summary>One row of the demo's table.</summary>
+/// <param name="Network">Architecture.</param>
+/// <param name="Data">Data set and split sizes.</param>
+/// <param name="Epochs">Epochs trained.</param>
+/// <param name="FinalLoss">The training loss of the last epoch.</param>
+/// <param name="TrainAccuracy">Accuracy on the training split.</param>
+/// <param name="TestAccuracy">Accuracy on the test split.</param>
+/// <param name="Time">Training time (without evaluation).</param>
+/// <param name="SamplesPerSecond">Training samples processed per second.</param>
+/// <param name="Expectation">What the classic notebooks reach, and whether this run did.</param>
+/// <param name="Failed">True when a check the run promises did not hold.</param>
+public sealed record RunResult(string Network, string Data, int Epochs, double FinalLoss, double TrainAccuracy, double TestAccuracy, TimeSpan Time, double SamplesPerSecond, string Expectation, bool Failed = false);
+
+/// <summary>Shared pieces of the training loops.</summary>
+internal static class Training
+{
+    /// <summary>Fraction of rows whose arg-max output is the label, evaluated in MaxBatch chunks.</summary>
+    public static double Accuracy(Mlp mlp, Dataset data)
+    {
+        var correct = 0;
+        for (var start = 0; start < data.Count; start += mlp.MaxBatch)
+        {
+            var rows = Math.Min(mlp.MaxBatch, data.Count - start);
+            var output = mlp.Forward(data.Features.AsSpan(start * data.FeatureCount, rows * data.FeatureCount), rows);
+            correct += Reductions.CountCorrect(output, data.Labels.AsSpan(start, rows), rows, mlp.Outputs);
+        }
+
+        return data.Count == 0 ? double.NaN : correct / (double)data.Count;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="epochs"/> epochs of <paramref name="epoch"/> (which returns that epoch's mean
+    /// training loss) under a progress bar showing the loss and throughput. Returns the last loss and the time.
+    /// </summary>
+    public static (double FinalLoss, TimeSpan Time) Run(RunSettings settings, string name, int epochs, int samplesPerEpoch, Func<int, double> epoch, Action<int, double, TimeSpan>? afterEpoch = null)
+    {
+        var loss = double.NaN;
+        var total = TimeSpan.Zero;
+        if (!settings.Console.Profile.Capabilities.Interactive)
+        {
+            // A log file gets no live widget: just the epochs.
+            var watch = new Stopwatch();
+            for (var e = 0; e < epochs; e++)
+            {
+                watch.Restart();
+                loss = epoch(e);
+                watch.Stop();
+                total += watch.Elapsed;
+                afterEpoch?.Invoke(e, loss, watch.Elapsed);
+            }
+
+            return (loss, total);
+        }
+
+        settings.Console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask(name, maxValue: epochs);
+                var watch = new Stopwatch();
+                for (var e = 0; e < epochs; e++)
+                {
+                    watch.Restart();
+                    loss = epoch(e);
+                    watch.Stop();
+                    total += watch.Elapsed;
+                    afterEpoch?.Invoke(e, loss, watch.Elapsed);
+                    var rate = samplesPerEpoch * (e + 1) / Math.Max(total.TotalSeconds, 1e-9);
+                    task.Description = FormattableString.Invariant($"{name}  loss {loss:F4}  {rate:N0} samples/s");
+                    task.Increment(1);
+                }
+            });
+        return (loss, total);
+    }
+}
