@@ -116,15 +116,23 @@ public static class Program
             return 0;
         }
 
-        Sgemm.DefaultThreads = threads;
         var settings = new RunSettings(console, parsed.GetValue(seedOption), epochs, batch, parsed.GetValue(fashionOption)!);
         var results = new List<RunResult>();
-        foreach (var name in names.Length == 0 ? Networks.Keys.ToArray() : names.Where(n => n != "info").Distinct())
+        var previousThreads = Sgemm.DefaultThreads;
+        Sgemm.DefaultThreads = threads;
+        try
         {
-            if (Networks[name](settings) is { } result)
+            foreach (var name in names.Length == 0 ? Networks.Keys.ToArray() : names.Where(n => n != "info").Distinct())
             {
-                results.Add(result);
+                if (Networks[name](settings) is { } result)
+                {
+                    results.Add(result);
+                }
             }
+        }
+        finally
+        {
+            Sgemm.DefaultThreads = previousThreads;
         }
 
         console.Write(Summary(results, threads, settings.Seed));

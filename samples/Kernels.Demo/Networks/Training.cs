@@ -27,7 +27,7 @@ public sealed record RunSettings(IAnsiConsole Console, int Seed, int? Epochs, in
 public sealed record RunResult(string Network, string Data, int Epochs, double FinalLoss, double TrainAccuracy, double TestAccuracy, TimeSpan Time, double SamplesPerSecond, string Expectation, bool Failed = false);
 
 /// <summary>Shared pieces of the training loops.</summary>
-internal static class Training
+public static class Training
 {
     /// <summary>Fraction of rows whose arg-max output is the label, evaluated in MaxBatch chunks.</summary>
     public static double Accuracy(Mlp mlp, Dataset data)

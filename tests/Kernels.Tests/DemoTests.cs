@@ -1,0 +1,210 @@
+using System;
+using System.Buffers.Binary;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using Kernels.Demo;
+using Kernels.Demo.Data;
+using Kernels.Demo.Networks;
+using Spectre.Console;
+using Xunit;
+
+namespace Kernels.Tests;
+
+/// <summary>
+/// The demo's networks as deterministic training tests (seeded, never timed), its IDX loader against
+/// corrupt files, and its command line against bad input.
+/// </summary>
+public sealed class DemoTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("kernels-demo-tests").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private static (IAnsiConsole Console, StringWriter Output) Console()
+    {
+        var output = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, Interactive = InteractionSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Profile.Width = 200;
+        return (console, output);
+    }
+
+    [Fact]
+    public void Spiral_mlp_reaches_95_percent_training_accuracy_in_a_short_run()
+    {
+        var (train, _, _) = SpiralNetworks.Data(seed: 3);
+        var net = SpiralNetworks.CreateMlp(train.Count, seed: 3, dropout: 0f, xavier: false);
+        var gradient = new float[train.Count * train.Classes];
+        for (var step = 0; step < 300; step++)
+        {
+            SpiralNetworks.Step(net, train, gradient, step, new SgdOptions(1f), null, [], [], [], 0);
+        }
+
+        var accuracy = Training.Accuracy(net, train);
+        Assert.True(accuracy >= 0.95, $"training accuracy {accuracy}");
+    }
+
+    [Fact]
+    public void Iris_loss_decreases_monotonically_for_the_first_100_steps()
+    {
+        var (train, _, _) = IrisData.Load(IrisData.DefaultPath).Split(0.8, 0, 1);
+        Assert.Equal(120, train.Count);
+        var net = IrisNetwork.Create(train.Count, seed: 1);
+        var targets = IrisNetwork.OneHot(train);
+        var gradient = new float[targets.Length];
+        var previous = double.PositiveInfinity;
+        for (var step = 0; step < 100; step++)
+        {
+            var loss = IrisNetwork.Step(net, train, targets, gradient);
+            Assert.True(loss < previous, $"step {step}: loss {loss} after {previous}");
+            previous = loss;
+        }
+    }
+
+    [Fact]
+    public void Fashion_mnist_step_on_a_synthetic_idx_file_reads_correctly_and_lowers_the_loss()
+    {
+        const int Count = 40;
+        var pixels = new byte[Count * 28 * 28];
+        var labels = new byte[Count];
+        var random = new System.Random(5);
+        for (var i = 0; i < Count; i++)
+        {
+            // Class c lights up the c-th band of rows, plus noise, so a step can learn something.
+            labels[i] = (byte)(i % 10);
+            for (var p = 0; p < 28 * 28; p++)
+            {
+                pixels[(i * 784) + p] = (byte)(((p / 28) / 3 == labels[i] ? 200 : 0) + random.Next(40));
+            }
+        }
+
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [Count, 28, 28], pixels);
+        WriteIdx(Path.Combine(_directory, "train-labels-idx1-ubyte.gz"), [Count], labels);
+        WriteIdx(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz"), [Count, 28, 28], pixels);
+        WriteIdx(Path.Combine(_directory, "t10k-labels-idx1-ubyte.gz"), [Count], labels);
+
+        var (train, test) = FashionMnist.TryLoad(_directory)!.Value;
+        Assert.Equal(Count, train.Count);
+        Assert.Equal(784, train.FeatureCount);
+        Assert.Equal(labels.Select(l => (int)l), train.Labels);
+        Assert.Equal(pixels[1234] / 255f, train.Features[1234]);
+        Assert.Equal(Count, test.Count);
+
+        var net = FashionMnistNetwork.Create(Count, seed: 1);
+        var trainer = new FashionMnistNetwork.Trainer(net, train, Count, 1);
+        trainer.Load(train, 0, Count);
+        var first = trainer.Step(Count);
+        var second = trainer.Step(Count);
+        Assert.True(second < first, $"loss {first} → {second}");
+    }
+
+    [Fact]
+    public void Idx_loader_rejects_corrupt_files_with_the_file_name()
+    {
+        var body = new byte[2 * 3 * 3];
+        var good = Path.Combine(_directory, "good.gz");
+        WriteIdx(good, [2, 3, 3], body);
+        Assert.Equal(2, Idx.ReadImages(good).Count);
+
+        string Write(string name, byte[] raw)
+        {
+            var path = Path.Combine(_directory, name);
+            using var file = File.Create(path);
+            using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+            gzip.Write(raw);
+            return path;
+        }
+
+        var raw = Raw([2, 3, 3], body);
+        var wrongMagic = (byte[])raw.Clone();
+        wrongMagic[2] = 0x0D;
+        AssertRejects(Write("magic.gz", wrongMagic), "magic", p => Idx.ReadImages(p));
+        AssertRejects(Write("rank.gz", Raw([18], body)), "magic", p => Idx.ReadImages(p));
+        AssertRejects(Write("truncated.gz", raw[..^1]), "promises 18 elements", p => Idx.ReadImages(p));
+        AssertRejects(Write("trailing.gz", [.. raw, 7]), "holds 19", p => Idx.ReadImages(p));
+        AssertRejects(Write("header.gz", raw[..9]), "header is truncated", p => Idx.ReadImages(p));
+        AssertRejects(Write("zero.gz", Raw([0, 3, 3], [])), "invalid size", p => Idx.ReadImages(p));
+        AssertRejects(Write("labels.gz", Raw([3], [1, 12, 2])), "label 12", p => Idx.ReadLabels(p, 10));
+
+        var notGzip = Path.Combine(_directory, "plain.gz");
+        File.WriteAllBytes(notGzip, raw);
+        AssertRejects(notGzip, "gzip", p => Idx.ReadImages(p));
+
+        // Images and labels that disagree in count.
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [2, 3, 3], body);
+        WriteIdx(Path.Combine(_directory, "train-labels-idx1-ubyte.gz"), [3], [1, 2, 3]);
+        WriteIdx(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz"), [2, 3, 3], body);
+        WriteIdx(Path.Combine(_directory, "t10k-labels-idx1-ubyte.gz"), [2], [1, 2]);
+        var mismatch = Assert.Throws<InvalidDataException>(() => FashionMnist.TryLoad(_directory));
+        Assert.Contains("2 images but 3 labels", mismatch.Message);
+
+        static void AssertRejects(string path, string fragment, Action<string> read)
+        {
+            var e = Assert.Throws<InvalidDataException>(() => read(path));
+            Assert.Contains(Path.GetFileName(path), e.Message);
+            Assert.Contains(fragment, e.Message);
+        }
+    }
+
+    [Theory]
+    [InlineData("no-such-network", "Unknown network 'no-such-network'")]
+    [InlineData("--threads 0", "--threads 0 is impossible")]
+    [InlineData("--threads 4096", "--threads 4096 is impossible")]
+    [InlineData("iris --epochs 0", "--epochs 0 is impossible")]
+    [InlineData("--batch-size -5", "--batch-size -5 is impossible")]
+    [InlineData("--epochs many", "many")]
+    [InlineData("--no-such-option", "--no-such-option")]
+    public void Demo_rejects_unknown_networks_and_impossible_options_with_exit_code_2(string commandLine, string message)
+    {
+        var (console, output) = Console();
+        var error = new StringWriter();
+        var code = Program.Run(commandLine.Split(' '), console, error);
+        Assert.Equal(2, code);
+        Assert.Contains(message, error.ToString());
+        Assert.Equal(string.Empty, output.ToString());
+    }
+
+    [Fact]
+    public void Demo_runs_a_network_by_name_reproducibly_and_skips_missing_fashion_mnist()
+    {
+        string RunOnce()
+        {
+            var (console, output) = Console();
+            Assert.Equal(0, Program.Run(["iris", "spiral-mlp", "--epochs", "20", "--seed", "7", "--threads", "1"], console, new StringWriter()));
+            return output.ToString();
+        }
+
+        var first = RunOnce();
+        Assert.Contains("All 35 differences round to 0.0000", first);
+        Assert.Contains("4-5-3 sigmoid", first);
+        Assert.Contains("2-100-3 ReLU", first);
+        var lossesOf = (string text) => text.Split('\n').Where(l => l.Contains("│ 20 ")).Select(l => l.Split('│')[4].Trim()).ToArray();
+        Assert.Equal(lossesOf(first), lossesOf(RunOnce()));
+        Assert.Equal(2, lossesOf(first).Length);
+
+        var (console, output) = Console();
+        Assert.Equal(0, Program.Run(["fashion-mnist", "--fashion-dir", _directory], console, new StringWriter()));
+        Assert.Contains("Fashion-MNIST skipped", output.ToString());
+        Assert.Contains("apt-get install dataset-fashion-mnist", output.ToString());
+    }
+
+    private static byte[] Raw(int[] dims, byte[] body)
+    {
+        var header = new byte[4 + (4 * dims.Length)];
+        header[2] = 0x08;
+        header[3] = (byte)dims.Length;
+        for (var d = 0; d < dims.Length; d++)
+        {
+            BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + (4 * d)), dims[d]);
+        }
+
+        return [.. header, .. body];
+    }
+
+    private static void WriteIdx(string path, int[] dims, byte[] body)
+    {
+        using var file = File.Create(path);
+        using var gzip = new GZipStream(file, CompressionLevel.Fastest);
+        gzip.Write(Raw(dims, body));
+    }
+}
