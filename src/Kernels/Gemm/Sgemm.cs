@@ -1,8 +1,8 @@
 using System;
-using System.Threading.Tasks;
 using Kernels.Activations;
 using Kernels.Gemm;
 using Kernels.Simd;
+using Kernels.Threading;
 
 namespace Kernels;
 
@@ -177,7 +177,7 @@ public static class Sgemm
             return;
         }
 
-        var threads = Math.Min(options.Threads == 0 ? DefaultThreads : options.Threads, Environment.ProcessorCount);
+        var threads = Math.Min(options.Threads == 0 ? DefaultThreads : options.Threads, WorkerPool.MaxParallelism);
         var work = (long)p.M * p.N * p.K;
         var blocking = GemmBlocking.For<TVec>();
 
@@ -196,30 +196,63 @@ public static class Sgemm
         var chunk = (((extent + threads - 1) / threads) + tile - 1) / tile * tile;
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
-            nint aAddress = (nint)pa, bAddress = (nint)pb, cAddress = (nint)pc, biasAddress = (nint)pbias;
-            int aLength = a.Length, bLength = b.Length, cLength = c.Length, biasLength = bias.Length;
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-            {
-                var start = t * chunk;
-                var end = Math.Min(extent, start + chunk);
-                if (start >= end)
-                {
-                    return;
-                }
+            var job = GemmJob<TVec, TAct>.Rent();
+            job.Set(path, p, pa, a.Length, pb, b.Length, pc, c.Length, pbias, bias.Length, activation, splitRows, chunk, extent);
+            WorkerPool.Run(job, (extent + chunk - 1) / chunk);
+        }
+    }
 
-                var aSpan = new ReadOnlySpan<float>((void*)aAddress, aLength);
-                var bSpan = new ReadOnlySpan<float>((void*)bAddress, bLength);
-                var cSpan = new Span<float>((void*)cAddress, cLength);
-                var biasSpan = new ReadOnlySpan<float>((void*)biasAddress, biasLength);
-                if (splitRows)
-                {
-                    GemmDriver.Run<TVec, TAct>(path, p, aSpan, bSpan, cSpan, biasSpan, activation, start, end, 0, p.N);
-                }
-                else
-                {
-                    GemmDriver.Run<TVec, TAct>(path, p, aSpan, bSpan, cSpan, biasSpan, activation, 0, p.M, start, end);
-                }
-            });
+    /// <summary>
+    /// One GEMM split into row or column ranges of C, one per part. Cached per calling thread and generic
+    /// instantiation, so a parallel call allocates nothing; the caller keeps the operands pinned while it runs.
+    /// </summary>
+    private sealed unsafe class GemmJob<TVec, TAct> : ParallelWork
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        [ThreadStatic]
+        private static GemmJob<TVec, TAct>? t_cached;
+
+        private GemmDriver.Path _path;
+        private GemmDriver.Problem _problem;
+        private float* _a, _b, _c, _bias;
+        private int _aLength, _bLength, _cLength, _biasLength, _chunk, _extent;
+        private TAct _activation;
+        private bool _splitRows;
+
+        public static GemmJob<TVec, TAct> Rent() => t_cached ??= new();
+
+        public void Set(GemmDriver.Path path, GemmDriver.Problem problem, float* a, int aLength, float* b, int bLength, float* c, int cLength, float* bias, int biasLength, TAct activation, bool splitRows, int chunk, int extent)
+        {
+            (_path, _problem, _activation, _splitRows, _chunk, _extent) = (path, problem, activation, splitRows, chunk, extent);
+            _a = a;
+            _b = b;
+            _c = c;
+            _bias = bias;
+            (_aLength, _bLength, _cLength, _biasLength) = (aLength, bLength, cLength, biasLength);
+        }
+
+        public override void Run(int part)
+        {
+            var start = part * _chunk;
+            var end = Math.Min(_extent, start + _chunk);
+            if (start >= end)
+            {
+                return;
+            }
+
+            var a = new ReadOnlySpan<float>(_a, _aLength);
+            var b = new ReadOnlySpan<float>(_b, _bLength);
+            var c = new Span<float>(_c, _cLength);
+            var bias = new ReadOnlySpan<float>(_bias, _biasLength);
+            if (_splitRows)
+            {
+                GemmDriver.Run<TVec, TAct>(_path, _problem, a, b, c, bias, _activation, start, end, 0, _problem.N);
+            }
+            else
+            {
+                GemmDriver.Run<TVec, TAct>(_path, _problem, a, b, c, bias, _activation, 0, _problem.M, start, end);
+            }
         }
     }
 
