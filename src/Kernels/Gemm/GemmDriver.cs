@@ -100,14 +100,26 @@ internal static class GemmDriver
         ref var biasBase = ref MemoryMarshal.GetReference(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
+
+        // A last sliver of at most four columns (n = 100 leaves 4 after three 32-wide slivers) would use a
+        // quarter of a vector per FMA; when A's rows are contiguous the dot kernel does those columns at full
+        // width instead. Slivers start on multiples of 2W from column 0 in every thread's rectangle, so only the
+        // global last sliver can be this narrow and the split never changes which kernel computes a column.
+        var mainEnd = colEnd;
+        var narrowEdge = (colEnd - colStart) % nrBlock;
+        if (p.TransA == Transpose.None && narrowEdge is > 0 and <= DotKernel.Columns && nrBlock > DotKernel.Columns)
+        {
+            mainEnd = colEnd - narrowEdge;
+        }
+
         for (var pc = 0; pc < p.K; pc += blocking.KC)
         {
             var kc = Math.Min(blocking.KC, p.K - pc);
             var beta = pc == 0 ? p.Beta : 1f;
             var epilogue = p.Epilogue && pc + kc == p.K;
-            for (var jr = colStart; jr < colEnd; jr += nrBlock)
+            for (var jr = colStart; jr < mainEnd; jr += nrBlock)
             {
-                var nr = Math.Min(nrBlock, colEnd - jr);
+                var nr = Math.Min(nrBlock, mainEnd - jr);
                 var two = nr > w;
                 ref float bSliver = ref MemoryMarshal.GetReference(sliver);
                 nint bStride = nrBlock;
@@ -138,6 +150,11 @@ internal static class GemmDriver
                     }
                 }
             }
+        }
+
+        if (mainEnd < colEnd)
+        {
+            RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, mainEnd, colEnd);
         }
     }
 
