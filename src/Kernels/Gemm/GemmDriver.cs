@@ -27,6 +27,9 @@ internal static class GemmDriver
         Dot,
     }
 
+    // Below this depth the dot kernel's per-element horizontal sums cost more than the lanes it saves.
+    private const int DotMinK = 32;
+
     /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
     [ThreadStatic]
     internal static Path t_forcedPath;
@@ -58,7 +61,7 @@ internal static class GemmDriver
             case Path.Dot: return dotFits ? Path.Dot : Path.Direct;
         }
 
-        if (dotFits && p.N <= DotKernel.Columns && p.K >= 32)
+        if (dotFits && p.N <= DotKernel.Columns && p.K >= DotMinK)
         {
             return Path.Dot;
         }
@@ -102,12 +105,12 @@ internal static class GemmDriver
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
 
         // A last sliver of at most four columns (n = 100 leaves 4 after three 32-wide slivers) would use a
-        // quarter of a vector per FMA; when A's rows are contiguous the dot kernel does those columns at full
+        // quarter of a vector per FMA; when A's rows are contiguous and k is deep enough the dot kernel does those columns at full
         // width instead. Slivers start on multiples of 2W from column 0 in every thread's rectangle, so only the
         // global last sliver can be this narrow and the split never changes which kernel computes a column.
         var mainEnd = colEnd;
         var narrowEdge = (colEnd - colStart) % nrBlock;
-        if (p.TransA == Transpose.None && narrowEdge is > 0 and <= DotKernel.Columns && nrBlock > DotKernel.Columns)
+        if (p.TransA == Transpose.None && narrowEdge is > 0 and <= DotKernel.Columns && nrBlock > DotKernel.Columns && p.K >= DotMinK)
         {
             mainEnd = colEnd - narrowEdge;
         }
