@@ -51,10 +51,9 @@ public static class Training
     {
         var loss = double.NaN;
         var total = TimeSpan.Zero;
-        if (!settings.Console.Profile.Capabilities.Interactive)
+        var watch = new Stopwatch();
+        void Epochs(ProgressTask? task)
         {
-            // A log file gets no live widget: just the epochs.
-            var watch = new Stopwatch();
             for (var e = 0; e < epochs; e++)
             {
                 watch.Restart();
@@ -62,30 +61,28 @@ public static class Training
                 watch.Stop();
                 total += watch.Elapsed;
                 afterEpoch?.Invoke(e, loss, watch.Elapsed);
-            }
-
-            return (loss, total);
-        }
-
-        settings.Console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(context =>
-            {
-                var task = context.AddTask(name, maxValue: epochs);
-                var watch = new Stopwatch();
-                for (var e = 0; e < epochs; e++)
+                if (task is not null)
                 {
-                    watch.Restart();
-                    loss = epoch(e);
-                    watch.Stop();
-                    total += watch.Elapsed;
-                    afterEpoch?.Invoke(e, loss, watch.Elapsed);
                     var rate = samplesPerEpoch * (e + 1) / Math.Max(total.TotalSeconds, 1e-9);
                     task.Description = FormattableString.Invariant($"{name}  loss {loss:F4}  {rate:N0} samples/s");
                     task.Increment(1);
                 }
-            });
+            }
+        }
+
+        if (settings.Console.Profile.Capabilities.Interactive)
+        {
+            settings.Console.Progress()
+                .AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .Start(context => Epochs(context.AddTask(name, maxValue: epochs)));
+        }
+        else
+        {
+            // A log file gets no live widget: just the epochs.
+            Epochs(null);
+        }
+
         return (loss, total);
     }
 }

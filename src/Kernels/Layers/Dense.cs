@@ -92,11 +92,7 @@ public static class Dense
         bool accumulateGradInput = false,
         GemmOptions options = default)
     {
-        Guard.MatrixSize(batch, inputs);
-        Guard.MatrixSize(batch, outputs);
-        Guard.MatrixSize(inputs, outputs);
-        Guard.HasMatrix(input.Length, batch, inputs, nameof(input));
-        Guard.HasMatrix(weights.Length, inputs, outputs, nameof(weights));
+        CheckOperands(input, weights, batch, inputs, outputs);
         Guard.HasMatrix(saved.Length, batch, outputs, nameof(saved));
         Guard.HasMatrix(gradOutput.Length, batch, outputs, nameof(gradOutput));
         Guard.HasMatrix(gradPreActivation.Length, batch, outputs, nameof(gradPreActivation));
@@ -129,13 +125,19 @@ public static class Dense
         }
     }
 
-    private static void CheckForward(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, Span<float> output, int batch, int inputs, int outputs)
+    /// <summary>The shapes both passes share: sizes whose products fit an int, then X and W.</summary>
+    private static void CheckOperands(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, int batch, int inputs, int outputs)
     {
         Guard.MatrixSize(batch, inputs);
         Guard.MatrixSize(batch, outputs);
         Guard.MatrixSize(inputs, outputs);
         Guard.HasMatrix(input.Length, batch, inputs, nameof(input));
         Guard.HasMatrix(weights.Length, inputs, outputs, nameof(weights));
+    }
+
+    private static void CheckForward(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, Span<float> output, int batch, int inputs, int outputs)
+    {
+        CheckOperands(input, weights, batch, inputs, outputs);
         Guard.HasMatrix(output.Length, batch, outputs, nameof(output));
         if (!bias.IsEmpty)
         {
