@@ -106,7 +106,9 @@ public class SoftmaxKernelsTests
                     var dx = new Guarded(rows * cols);
                     SoftmaxKernels.Backward(p, g, dx.Span, rows, cols);
                     dx.AssertGuards();
-                    new Tolerance(32 * Tolerance.Eps, 32 * Tolerance.Eps * 1e-2).AssertAll(Reference.SoftmaxBackward(p, g, rows, cols), dx.Span, "softmax backward");
+                    // dx_i = y_i·(g_i − Σ y·g) cancels: its rounding error scales with y_i·max|g| (≤ 1 here), not with |dx_i|,
+                    // so the absolute floor is 32·eps rather than a fraction of it.
+                    new Tolerance(32 * Tolerance.Eps, 32 * Tolerance.Eps).AssertAll(Reference.SoftmaxBackward(p, g, rows, cols), dx.Span, "softmax backward");
 
                     var y = new float[rows * cols];
                     SoftmaxKernels.LogForward(x, y, rows, cols);
