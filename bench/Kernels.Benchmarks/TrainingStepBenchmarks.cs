@@ -40,9 +40,7 @@ public class TrainingStepBenchmarks : IThroughput
     [GlobalSetup]
     public void Setup()
     {
-        _mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], Batch);
-        Initializers.KaimingUniform(_mlp.Weights(0), In, Hidden, 1);
-        Initializers.KaimingUniform(_mlp.Weights(1), Hidden, Classes, 2, gain: 1f);
+        _mlp = CreateNetwork(Batch);
         _x = Data.Uniform(Batch * In, 3, 1f);
         _y = Data.Labels(Batch, Classes, 4);
         _gradLogits = new float[Batch * Classes];
@@ -52,6 +50,15 @@ public class TrainingStepBenchmarks : IThroughput
         _dH = new float[Batch * Hidden];
         _dW1 = new float[In * Hidden];
         _dW2 = new float[Hidden * Classes];
+    }
+
+    /// <summary>The 784-100-10 ReLU MLP with seeded Kaiming-uniform weights; the PyTorch comparison's harness uses it too.</summary>
+    internal static Mlp CreateNetwork(int batch)
+    {
+        var mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], batch);
+        Initializers.KaimingUniform(mlp.Weights(0), In, Hidden, 1);
+        Initializers.KaimingUniform(mlp.Weights(1), Hidden, Classes, 2, gain: 1f);
+        return mlp;
     }
 
     [Benchmark]

@@ -16,7 +16,7 @@ namespace Kernels.Benchmarks;
 /// </summary>
 public static class TrainingStepTiming
 {
-    private const int In = 784, Hidden = 100, Classes = 10;
+    private const int In = 784, Classes = 10;
 
     public static void Run(string[] args)
     {
@@ -41,9 +41,7 @@ public static class TrainingStepTiming
 
     private static Action Step(int batch, int threads, float[]? x = null, int[]? y = null)
     {
-        var mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], batch);
-        Initializers.KaimingUniform(mlp.Weights(0), In, Hidden, 1);
-        Initializers.KaimingUniform(mlp.Weights(1), Hidden, Classes, 2, gain: 1f);
+        var mlp = TrainingStepBenchmarks.CreateNetwork(batch);
         x ??= Data.Uniform(batch * In, 3, 1f);
         y ??= Data.Labels(batch, Classes, 4);
         var grad = new float[batch * Classes];
