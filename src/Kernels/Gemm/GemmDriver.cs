@@ -123,10 +123,9 @@ internal static class GemmDriver
             for (var jr = colStart; jr < mainEnd; jr += nrBlock)
             {
                 var nr = Math.Min(nrBlock, mainEnd - jr);
-                var two = nr > w;
                 ref float bSliver = ref MemoryMarshal.GetReference(sliver);
                 nint bStride = nrBlock;
-                if (p.TransB == Transpose.None && nr == (two ? nrBlock : w))
+                if (InPlace(p.TransB, nr, w))
                 {
                     bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
                     bStride = p.Ldb;
@@ -136,21 +135,21 @@ internal static class GemmDriver
                     PackB(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
                 }
 
+                // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                var i = rowStart;
-                for (; i + blocking.MR <= rowEnd; i += blocking.MR)
+                var i0 = rowStart;
+                if (typeof(TVec) == typeof(Vec512) && rowEnd - rowStart >= DirectKernel512.Rows)
                 {
-                    Tile<TVec, TAct>(blocking.MR, two, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                    // Whole 12-row tiles: the ir loop runs inside the macro-kernel.
+                    var tiles = (rowEnd - rowStart) / DirectKernel512.Rows;
+                    DirectKernel512.Run(nr, tiles, kc, ref Unsafe.Add(ref aBase, (i0 * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i0 * p.Ldc) + jr), p.Ldc, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                    i0 += tiles * DirectKernel512.Rows;
                 }
 
-                // Row edge: the largest smaller kernels that fit, so A is never read past row m.
-                foreach (var rows in (ReadOnlySpan<int>)[8, 4, 2, 1])
+                for (int i = i0, rows; i < rowEnd; i += rows)
                 {
-                    if (rows < blocking.MR && i + rows <= rowEnd)
-                    {
-                        Tile<TVec, TAct>(rows, two, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
-                        i += rows;
-                    }
+                    rows = RowBlock(rowEnd - i, blocking.MR);
+                    Tile<TVec, TAct>(rows, nr > w, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
                 }
             }
         }
@@ -160,6 +159,12 @@ internal static class GemmDriver
             RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, mainEnd, colEnd);
         }
     }
+
+    /// <summary>A B sliver is read in place when op(B) is B and the sliver holds one or two whole vectors.</summary>
+    private static bool InPlace(Transpose transB, int nr, int w) => transB == Transpose.None && (nr == w || nr == 2 * w);
+
+    /// <summary>The row count of the next tile: MR while it fits, then the largest of 8, 4, 2, 1 that does.</summary>
+    private static int RowBlock(int remaining, int mr) => remaining >= mr ? mr : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Tile<TVec, TAct>(int rows, bool two, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)

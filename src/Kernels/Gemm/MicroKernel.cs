@@ -58,8 +58,8 @@ internal static class MicroKernel
 
         // The accumulators go to a stack tile first: handing them to the store code directly would make
         // the JIT keep them in memory inside the k loop. One 6×NR spill per call is negligible.
-        Span<float> acc = stackalloc float[MR * 2 * 16];
-        ref var t = ref MemoryMarshal.GetReference(acc);
+        Span<float> acc = stackalloc float[(MR * 2 * 16) + 16];
+        ref var t = ref Aligned(acc);
         TVec.Store(c00, ref t, 0);
         TVec.Store(c01, ref t, nrFull / 2);
         TVec.Store(c10, ref t, nrFull);
@@ -73,6 +73,19 @@ internal static class MicroKernel
         TVec.Store(c50, ref t, 5 * nrFull);
         TVec.Store(c51, ref t, (5 * nrFull) + (nrFull / 2));
         new TileStore<TVec, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref t, mr, ref c, ldc);
+    }
+
+    /// <summary>
+    /// The start of a 64-byte-aligned tile inside <paramref name="buffer"/> (which has 16 floats to spare).
+    /// A parked vector that straddles a cache line cannot be forwarded from the store buffer to the load
+    /// that reads it back, and each such reload stalls for the store to retire; aligned, it forwards.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe ref float Aligned(Span<float> buffer)
+    {
+        ref var start = ref MemoryMarshal.GetReference(buffer);
+        var misalignment = (nint)Unsafe.AsPointer(ref start) & 63;
+        return ref Unsafe.AddByteOffset(ref start, (64 - misalignment) & 63);
     }
 
     /// <summary>

@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Kernels.Activations;
 using Kernels.Simd;
@@ -67,8 +66,8 @@ internal static class MicroKernel512x12x32
         }
 
         // Park the accumulators in a stack tile so the store code cannot make the JIT keep them in memory in the loop.
-        Span<float> tile = stackalloc float[MR * NR];
-        ref var t = ref MemoryMarshal.GetReference(tile);
+        Span<float> tile = stackalloc float[(MR * NR) + 16];
+        ref var t = ref MicroKernel.Aligned(tile);
         c00.StoreUnsafe(ref t, 0); c01.StoreUnsafe(ref t, 16);
         c10.StoreUnsafe(ref t, 32); c11.StoreUnsafe(ref t, 48);
         c20.StoreUnsafe(ref t, 64); c21.StoreUnsafe(ref t, 80);

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using Kernels.Activations;
 using Kernels.Gemm;
 using Kernels.Simd;
@@ -77,18 +78,54 @@ public static class Sgemm
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options = default)
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation, options, epilogue: true);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options, bool epilogue)
     {
-        Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, options);
+        // A small product (a 150×5 output layer) costs about as much as the call, so the common valid case is
+        // one inlined pass of comparisons; only a failure goes through Validate, which names what is wrong.
+        if (!IsValid(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, options))
+        {
+            Validate(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias, options);
+            throw new ArgumentException("Invalid GEMM arguments.");
+        }
+
         if (m == 0 || n == 0)
         {
             return;
         }
 
         var problem = new GemmDriver.Problem(transA, transB, m, n, k, alpha, lda, ldb, beta, ldc, epilogue, !bias.IsEmpty);
+        if (!epilogue || activation.Kind == ActivationKind.Identity)
+        {
+            Dispatch(problem, a, b, c, bias, default(IdentityOperator), options);
+            return;
+        }
+
         var visitor = new Visitor(problem, a, b, c, bias, options);
-        ActivationDispatch.Accept(epilogue ? activation : Activation.Identity, ref visitor);
+        ActivationDispatch.Accept(activation, ref visitor);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsValid(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, ReadOnlySpan<float> bias, GemmOptions options)
+    {
+        if ((uint)transA > (uint)Transpose.Transposed || (uint)transB > (uint)Transpose.Transposed || (m | n | k | options.Threads) < 0 || (!bias.IsEmpty && bias.Length != n))
+        {
+            return false;
+        }
+
+        var (aRows, aCols) = transA == Transpose.None ? (m, k) : (k, m);
+        var (bRows, bCols) = transB == Transpose.None ? (k, n) : (n, k);
+        if (!Fits(a.Length, aRows, aCols, lda) || !Fits(b.Length, bRows, bCols, ldb) || !Fits(c.Length, m, n, ldc))
+        {
+            return false;
+        }
+
+        return m == 0 || n == 0 || (!c.Overlaps(a[..Extent(aRows, aCols, lda)]) && !c.Overlaps(b[..Extent(bRows, bCols, ldb)]));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Fits(int length, int rows, int cols, int ld)
+        => ld >= Math.Max(1, cols) && (rows == 0 || cols == 0 || length >= ((long)(rows - 1) * ld) + cols);
 
     private static void Validate(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, ReadOnlySpan<float> bias, GemmOptions options)
     {
@@ -156,18 +193,24 @@ public static class Sgemm
         private readonly ReadOnlySpan<float> _bias = bias;
 
         public void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
+            => Dispatch(problem, _a, _b, _c, _bias, activation, options);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dispatch<TAct>(in GemmDriver.Problem problem, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
+        where TAct : struct, IActivationOperator
+    {
+        switch (Isa.Active)
         {
-            switch (Isa.Active)
-            {
-                case KernelIsa.Vector512: Execute<Vec512, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
-                case KernelIsa.Vector256: Execute<Vec256, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
-                case KernelIsa.Vector128: Execute<Vec128, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
-                default: Execute<Vec1, TAct>(problem, _a, _b, _c, _bias, activation, options); break;
-            }
+            case KernelIsa.Vector512: Execute<Vec512, TAct>(problem, a, b, c, bias, activation, options); break;
+            case KernelIsa.Vector256: Execute<Vec256, TAct>(problem, a, b, c, bias, activation, options); break;
+            case KernelIsa.Vector128: Execute<Vec128, TAct>(problem, a, b, c, bias, activation, options); break;
+            default: Execute<Vec1, TAct>(problem, a, b, c, bias, activation, options); break;
         }
     }
 
-    private static unsafe void Execute<TVec, TAct>(GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Execute<TVec, TAct>(in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {

@@ -1,0 +1,187 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using Kernels.Activations;
+using Kernels.Simd;
+
+namespace Kernels.Gemm;
+
+/// <summary>
+/// The Vector512 direct engine's macro-kernel: whole 12-row tiles of one 16- or 32-column sliver, A and B read
+/// in place as in <see cref="DirectKernel"/>, the ir loop inside the kernel and each tile stored from registers.
+/// For the shallow products of a network's first layer (k = 2…10) a tile is mostly its stores, and a call, a
+/// stack tile and a reload per tile cost more than the multiply-adds; here the per-tile cost is the
+/// accumulator zeroing and the stores. Raw <see cref="Vector512{T}"/> keeps the FMAs in one-instruction form
+/// (see <see cref="DirectKernel"/>). Same arithmetic as the other kernels: each C element sums over p in order
+/// in its own lane, then alpha, beta·C, bias and the activation, so results match bit for bit.
+/// </summary>
+internal static class DirectKernel512
+{
+    public const int Rows = 12;
+
+    /// <summary>
+    /// Rows [0, 12·tiles) of a sliver nr ≤ 32 columns wide. B's sliver rows hold whole vectors (zero-padded
+    /// when packed); C and the bias are read and written through masks past column nr.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run<TAct>(int nr, int tiles, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        var whole = nr is 16 or 32;
+        switch (nr > 16, whole)
+        {
+            case (true, true): Run<TAct, DirectKernel.TwoVectors, Whole>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (false, true): Run<TAct, DirectKernel.OneVector, Whole>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (true, false): Run<TAct, DirectKernel.TwoVectors, MaskedEdge>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            default: Run<TAct, DirectKernel.OneVector, MaskedEdge>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+        }
+    }
+
+    private interface IEdge
+    {
+        static abstract bool Masked { get; }
+    }
+
+    private readonly struct Whole : IEdge
+    {
+        public static bool Masked => false;
+    }
+
+    private readonly struct MaskedEdge : IEdge
+    {
+        public static bool Masked => true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Run<TAct, TCols, TEdge>(int nr, int tiles, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+        where TCols : struct, DirectKernel.IVectorCount
+        where TEdge : struct, IEdge
+    {
+        var two = TCols.Two;
+        var zero = Vector512<float>.Zero;
+
+        // The edge masks: lanes [0, nr) of the sliver's two vectors. Masked loads and stores need addresses,
+        // so C is pinned once for the whole call rather than once per masked instruction.
+        var masked = TEdge.Masked;
+        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr)).AsSingle();
+        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr - 16)).AsSingle();
+
+        // Everything the stores need is loop-invariant: broadcast once, not per tile or per row.
+        var va = Vector512.Create(alpha);
+        var vb = Vector512.Create(beta);
+        var hasBeta = beta != 0f;
+        hasBias &= epilogue;
+        var bias0 = zero;
+        var bias1 = zero;
+        if (hasBias)
+        {
+            fixed (float* pb = &bias)
+            {
+                bias0 = masked ? Avx512F.MaskLoad(pb, m0, zero) : Vector512.Load(pb);
+                bias1 = !two ? zero : masked ? Avx512F.MaskLoad(pb + 16, m1, zero) : Vector512.Load(pb + 16);
+            }
+        }
+
+        fixed (float* c0 = &c)
+        {
+            var cRow = c0;
+
+            // Rows 6…11 are addressed from a second base, so five offsets serve twelve rows and stay in registers.
+            nint o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
+            for (var tile = 0; tile < tiles; tile++)
+            {
+                Vector512<float> c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
+                Vector512<float> c40 = zero, c41 = zero, c50 = zero, c51 = zero, c60 = zero, c61 = zero, c70 = zero, c71 = zero;
+                Vector512<float> c80 = zero, c81 = zero, c90 = zero, c91 = zero, ca0 = zero, ca1 = zero, cb0 = zero, cb1 = zero;
+                ref var a6 = ref Unsafe.Add(ref a, 6 * rowStride);
+                ref var bp = ref b;
+                ref var ap = ref a;
+                for (var p = 0; p < kc; p++)
+                {
+                    var b0 = Vector512.LoadUnsafe(ref bp);
+                    var b1 = two ? Vector512.LoadUnsafe(ref bp, 16) : zero;
+                    Vector512<float> x;
+                    x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                    x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                    x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                    x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                    x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                    x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                    x = Vector512.Create(a6); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) { c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
+                    x = Vector512.Create(Unsafe.Add(ref a6, o1)); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) { c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
+                    x = Vector512.Create(Unsafe.Add(ref a6, o2)); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) { c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
+                    x = Vector512.Create(Unsafe.Add(ref a6, o3)); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) { c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
+                    x = Vector512.Create(Unsafe.Add(ref a6, o4)); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); if (two) { ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1); }
+                    x = Vector512.Create(Unsafe.Add(ref a6, o5)); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); if (two) { cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1); }
+                    ap = ref Unsafe.Add(ref ap, colStride);
+                    a6 = ref Unsafe.Add(ref a6, colStride);
+                    bp = ref Unsafe.Add(ref bp, bStride);
+                }
+
+                Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c60, c61, two, cRow + (6 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c70, c71, two, cRow + (7 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c80, c81, two, cRow + (8 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(c90, c91, two, cRow + (9 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(ca0, ca1, two, cRow + (10 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                Row(cb0, cb1, two, cRow + (11 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                a = ref Unsafe.Add(ref a, Rows * rowStride);
+                cRow += Rows * ldc;
+            }
+        }
+    }
+
+    /// <summary>One row: alpha·acc + beta·C (C not read when beta is 0), then bias and activation, then the store.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Row<TAct>(Vector512<float> acc0, Vector512<float> acc1, bool two, float* target, bool masked, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        Store(Finish(acc0 * va, target, masked, m0, hasBeta, vb, epilogue, hasBias, bias0, activation), target, masked, m0);
+        if (two)
+        {
+            Store(Finish(acc1 * va, target + 16, masked, m1, hasBeta, vb, epilogue, hasBias, bias1, activation), target + 16, masked, m1);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store(Vector512<float> value, float* target, bool masked, Vector512<float> mask)
+    {
+        if (masked)
+        {
+            Avx512F.MaskStore(target, mask, value);
+        }
+        else
+        {
+            Vector512.Store(value, target);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector512<float> Finish<TAct>(Vector512<float> value, float* target, bool masked, Vector512<float> mask, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        if (hasBeta)
+        {
+            var old = masked ? Avx512F.MaskLoad(target, mask, Vector512<float>.Zero) : Vector512.Load(target);
+            value = Vector512.FusedMultiplyAdd(old, vb, value);
+        }
+
+        if (epilogue)
+        {
+            if (hasBias)
+            {
+                value += bias;
+            }
+
+            value = activation.Forward(new Vec512(value)).V;
+        }
+
+        return value;
+    }
+}
