@@ -153,8 +153,9 @@ public class SgemmTests
     [Fact]
     public void Blocking_edges_are_exercised()
     {
-        // Sizes straddling MR (6), NR (2, 8, 16, 32), KC (256) and MC (48–240) on every path.
-        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20)];
+        // Sizes straddling MR (6, 12), NR (2, 8, 16, 32), KC (256, 512), MC (48–240) and the four-row groups of
+        // the A packing's register transposes, on every path.
+        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20), (27, 34, 1027)];
         IsaVariants.ForEachGemmEngine(_ =>
         {
             foreach (var (m, n, k) in shapes)

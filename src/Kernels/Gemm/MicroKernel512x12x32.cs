@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Kernels.Activations;
 using Kernels.Simd;
 
@@ -21,6 +22,7 @@ internal static class MicroKernel512x12x32
     public static void Run<TAct>(int kc, ref float a, ref float b, ref float c, nint ldc, int mr, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
+        PrefetchTile(ref c, ldc, mr, nr);
         var c00 = Vector512<float>.Zero; var c01 = Vector512<float>.Zero;
         var c10 = Vector512<float>.Zero; var c11 = Vector512<float>.Zero;
         var c20 = Vector512<float>.Zero; var c21 = Vector512<float>.Zero;
@@ -81,5 +83,26 @@ internal static class MicroKernel512x12x32
         ca0.StoreUnsafe(ref t, 320); ca1.StoreUnsafe(ref t, 336);
         cb0.StoreUnsafe(ref t, 352); cb1.StoreUnsafe(ref t, 368);
         new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref t, mr, ref c, ldc);
+    }
+
+    /// <summary>
+    /// Starts fetching the C tile's lines while the k loop runs: at n ≥ 1024 C has left L2 by the time its tile
+    /// comes round again, and the store's loads (beta ≠ 0) or read-for-ownership misses (beta = 0) would
+    /// otherwise stall the end of every tile. Prefetches never fault; only the tile's own rows are touched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void PrefetchTile(ref float c, nint ldc, int mr, int nr)
+    {
+        if (!Sse.IsSupported)
+        {
+            return;
+        }
+
+        var row = (float*)Unsafe.AsPointer(ref c);
+        for (var r = 0; r < mr; r++, row += ldc)
+        {
+            Sse.Prefetch0(row);
+            Sse.Prefetch0(row + nr - 1);
+        }
     }
 }
