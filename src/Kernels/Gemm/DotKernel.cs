@@ -1,5 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Kernels.Activations;
 using Kernels.Simd;
 
@@ -79,6 +81,19 @@ internal static class DotKernel
             s30 = TVec.Fma(x3, y0, s30); s31 = TVec.Fma(x3, y1, s31); s32 = TVec.Fma(x3, y2, s32); s33 = TVec.Fma(x3, y3, s33);
         }
 
+        if (typeof(TVec) == typeof(Vec512))
+        {
+            // One transpose-reduce tree turns the 16 accumulators into the 4×4 tile (45 vector operations
+            // instead of 16 separate horizontal sums of about ten each), and the epilogue runs on its rows.
+            var tile = Reduce16(V(s00), V(s01), V(s02), V(s03), V(s10), V(s11), V(s12), V(s13), V(s20), V(s21), V(s22), V(s23), V(s30), V(s31), V(s32), V(s33));
+            var rows = new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc);
+            rows.Row(tile.GetLower().GetLower(), ref c);
+            rows.Row(tile.GetLower().GetUpper(), ref Unsafe.Add(ref c, ldc));
+            rows.Row(tile.GetUpper().GetLower(), ref Unsafe.Add(ref c, 2 * ldc));
+            rows.Row(tile.GetUpper().GetUpper(), ref Unsafe.Add(ref c, 3 * ldc));
+            return;
+        }
+
         var store = new DotStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc);
         store.Row(TVec.Sum(s00), TVec.Sum(s01), TVec.Sum(s02), TVec.Sum(s03), ref c);
         store.Row(TVec.Sum(s10), TVec.Sum(s11), TVec.Sum(s12), TVec.Sum(s13), ref Unsafe.Add(ref c, ldc));
@@ -108,7 +123,111 @@ internal static class DotKernel
             s3 = TVec.Fma(x, TVec.Load(ref b3, p), s3);
         }
 
+        if (typeof(TVec) == typeof(Vec512))
+        {
+            // The same tree as the four-row kernel, so a row sums in the same order whichever kernel gets it
+            // (the tree never adds lanes of different accumulators, so the zero fillers change nothing).
+            var zero512 = Vector512<float>.Zero;
+            var tile = Reduce16(V(s0), V(s1), V(s2), V(s3), zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512);
+            new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc).Row(tile.GetLower().GetLower(), ref c);
+            return;
+        }
+
         new DotStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc).Row(TVec.Sum(s0), TVec.Sum(s1), TVec.Sum(s2), TVec.Sum(s3), ref c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> V<TVec>(TVec value)
+        where TVec : struct => Unsafe.As<TVec, Vec512>(ref value).V;
+
+    /// <summary>
+    /// Horizontal sums of 16 vectors in one: lane 4i + j of the result is the sum of the lanes of v[4i + j].
+    /// Level 1 adds lanes two apart within each 128-bit block (pairs interleaved by 32-bit unpacks), level 2
+    /// lanes one apart (64-bit unpacks), level 3 the four blocks (128-bit shuffles). Every level adds two
+    /// partial sums of the same source vector, so the order per vector is fixed and independent of the others.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Reduce16(
+        Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3,
+        Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7,
+        Vector512<float> v8, Vector512<float> v9, Vector512<float> v10, Vector512<float> v11,
+        Vector512<float> v12, Vector512<float> v13, Vector512<float> v14, Vector512<float> v15)
+    {
+        var q0 = Quad(Pair(v0, v1), Pair(v2, v3));
+        var q1 = Quad(Pair(v4, v5), Pair(v6, v7));
+        var q2 = Quad(Pair(v8, v9), Pair(v10, v11));
+        var q3 = Quad(Pair(v12, v13), Pair(v14, v15));
+        return Blocks(Blocks(q0, q1), Blocks(q2, q3));
+
+        // Per block (x0+x2, y0+y2, x1+x3, y1+y3).
+        static Vector512<float> Pair(Vector512<float> x, Vector512<float> y) => Avx512F.UnpackLow(x, y) + Avx512F.UnpackHigh(x, y);
+
+        // Per block the four block sums of x, y, z, w (x and y from one pair, z and w from the other).
+        static Vector512<float> Quad(Vector512<float> xy, Vector512<float> zw) =>
+            Avx512F.UnpackLow(xy.AsDouble(), zw.AsDouble()).AsSingle() + Avx512F.UnpackHigh(xy.AsDouble(), zw.AsDouble()).AsSingle();
+
+        // Blocks (x0+x1, x2+x3, y0+y1, y2+y3).
+        static Vector512<float> Blocks(Vector512<float> x, Vector512<float> y) => Avx512F.Shuffle4x128(x, y, 0x88) + Avx512F.Shuffle4x128(x, y, 0xDD);
+    }
+
+    /// <summary>
+    /// The vector epilogue of one row of the tile (Vector512 path): alpha·s + beta·C, then bias and activation,
+    /// in the scalar epilogue's order; writes nc ≤ 4 elements, reading C only when beta ≠ 0.
+    /// </summary>
+    private readonly ref struct RowStore<TAct>
+        where TAct : struct, IActivationOperator
+    {
+        private readonly Vector128<float> _alpha, _beta, _bias;
+        private readonly bool _hasBeta, _epilogue, _hasBias;
+        private readonly int _nc;
+        private readonly TAct _activation;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public RowStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nc)
+        {
+            (_alpha, _beta, _hasBeta, _epilogue, _hasBias, _activation, _nc) = (Vector128.Create(alpha), Vector128.Create(beta), beta != 0f, epilogue, hasBias && epilogue, activation, nc);
+            _bias = _hasBias ? Load(ref bias, nc) : default;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Row(Vector128<float> sums, ref float c)
+        {
+            var v = sums * _alpha;
+            if (_hasBeta)
+            {
+                v = Vector128.FusedMultiplyAdd(Load(ref c, _nc), _beta, v);
+            }
+
+            if (_epilogue)
+            {
+                if (_hasBias)
+                {
+                    v += _bias;
+                }
+
+                v = _activation.Forward(new Vec128(v)).V;
+            }
+
+            if (_nc == Columns)
+            {
+                v.StoreUnsafe(ref c);
+                return;
+            }
+
+            c = v.ToScalar();
+            if (_nc > 1) { Unsafe.Add(ref c, 1) = v.GetElement(1); }
+            if (_nc > 2) { Unsafe.Add(ref c, 2) = v.GetElement(2); }
+        }
+
+        /// <summary>The first nc ≤ 4 floats at <paramref name="source"/>, zeros after; never reads past them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector128<float> Load(ref float source, int nc) => nc switch
+        {
+            Columns => Vector128.LoadUnsafe(ref source),
+            3 => Vector128.Create(source, Unsafe.Add(ref source, 1), Unsafe.Add(ref source, 2), 0f),
+            2 => Vector128.Create(source, Unsafe.Add(ref source, 1), 0f, 0f),
+            _ => Vector128.CreateScalar(source),
+        };
     }
 
     /// <summary>The scalar epilogue of one row: alpha·s + beta·C, then bias and activation; writes nc ≤ 4 elements.</summary>
