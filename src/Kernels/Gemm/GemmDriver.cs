@@ -134,7 +134,7 @@ internal static class GemmDriver
                 }
                 else
                 {
-                    PackB(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
+                    PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
                 }
 
                 // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
@@ -250,7 +250,7 @@ internal static class GemmDriver
                 var kc = Math.Min(blocking.KC, p.K - pc);
                 var beta = pc == 0 ? p.Beta : 1f;
                 var epilogue = p.Epilogue && pc + kc == p.K;
-                PackB(p.TransB, b, p.Ldb, pc, kc, jc, nc, nrBlock, packB);
+                PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jc, nc, nrBlock, packB);
 
                 // ic: rows of C in MC blocks (the L2-resident packed block of A).
                 for (var ic = rowStart; ic < rowEnd; ic += blocking.MC)
@@ -290,7 +290,8 @@ internal static class GemmDriver
     /// op(B)[pc + p, jc + s·NR ..], zero-padded past column n so the micro-kernel never branches on edges.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void PackB(Transpose trans, ReadOnlySpan<float> b, int ldb, int pc, int kc, int jc, int nc, int nrBlock, Span<float> dest)
+    internal static void PackB<TVec>(Transpose trans, ReadOnlySpan<float> b, int ldb, int pc, int kc, int jc, int nc, int nrBlock, Span<float> dest)
+        where TVec : struct, ISimdFloat<TVec>
     {
         for (var j0 = 0; j0 < nc; j0 += nrBlock)
         {
@@ -298,12 +299,22 @@ internal static class GemmDriver
             var sliver = dest.Slice(j0 * kc, kc * nrBlock);
             if (trans == Transpose.None)
             {
-                // Row p of B is contiguous: copy NR floats per p.
+                // Row p of B is contiguous: NR floats per p as whole vectors, the edge through masked loads that
+                // fill the padding with zeros. (A span copy plus a clear per row cost two calls per 40 bytes,
+                // 15% of a 128·10·100 multiply.) The slice checks the block's last row once.
+                var block = b.Slice((pc * ldb) + jc + j0, ((kc - 1) * ldb) + cols);
+                ref var from = ref MemoryMarshal.GetReference(block);
+                ref var to = ref MemoryMarshal.GetReference(sliver);
+                var w = TVec.Count;
                 for (var k = 0; k < kc; k++)
                 {
-                    var row = sliver.Slice(k * nrBlock, nrBlock);
-                    b.Slice(((pc + k) * ldb) + jc + j0, cols).CopyTo(row);
-                    row[cols..].Clear();
+                    var row = (nuint)k * (nuint)ldb;
+                    for (var v = 0; v < nrBlock; v += w)
+                    {
+                        var rest = cols - v;
+                        var value = rest >= w ? TVec.Load(ref from, row + (nuint)v) : rest > 0 ? TVec.LoadPartial(ref from, row + (nuint)v, (nuint)rest, 0f) : TVec.Create(0f);
+                        TVec.Store(value, ref to, (nuint)((k * nrBlock) + v));
+                    }
                 }
             }
             else
