@@ -153,9 +153,9 @@ public class SgemmTests
     [Fact]
     public void Blocking_edges_are_exercised()
     {
-        // Sizes straddling MR (6, 12), NR (2, 8, 16, 32), KC (256, 512), MC (48–240) and the four-row groups of
-        // the A packing's register transposes, on every path.
-        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20), (27, 34, 1027)];
+        // Sizes straddling MR (6, 12), NR (2, 8, 16, 32), KC (256, 512), MC (48–240), the four-row groups of
+        // the A packing's register transposes and the shallow engine's 96-row blocks (k ≤ 16), on every path.
+        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20), (27, 34, 1027), (211, 70, 2), (108, 96, 16)];
         IsaVariants.ForEachGemmEngine(_ =>
         {
             foreach (var (m, n, k) in shapes)
@@ -179,7 +179,7 @@ public class SgemmTests
             from tb in Gen.Elements(Transposes)
             from m in Gen.Choose(1, 70)
             from n in Gen.Choose(1, 70)
-            from k in Gen.Choose(1, 300)
+            from k in Gen.OneOf(Gen.Choose(1, 16), Gen.Choose(17, 300)) // half of the cases shallow (k ≤ 16)
             from beta in Gen.Elements(0f, 1f)
             from act in Gen.Elements(ActivationKernelsTests.All)
             from withBias in Gen.Elements(true, false)

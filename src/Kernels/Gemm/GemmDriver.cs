@@ -32,6 +32,9 @@ internal static class GemmDriver
     // Below this depth the dot kernel's per-element horizontal sums cost more than the lanes it saves.
     private const int DotMinK = 32;
 
+    // Up to this depth a direct tile costs more in stores than in multiply-adds, and the engine runs rows outer.
+    private const int ShallowK = 16;
+
     /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
     [ThreadStatic]
     internal static Path t_forcedPath;
@@ -117,6 +120,12 @@ internal static class GemmDriver
             mainEnd = colEnd - narrowEdge;
         }
 
+        if (typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None && rowEnd - rowStart >= DirectKernel512.Rows)
+        {
+            RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
+            return;
+        }
+
         for (var pc = 0; pc < p.K; pc += blocking.KC)
         {
             var kc = Math.Min(blocking.KC, p.K - pc);
@@ -159,6 +168,64 @@ internal static class GemmDriver
         if (mainEnd < colEnd)
         {
             RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, mainEnd, colEnd);
+        }
+    }
+
+    /// <summary>
+    /// The Vector512 direct engine for shallow products (k ≤ <see cref="ShallowK"/>, op(B) = B), rows outer:
+    /// a 96-row block of C is finished across all its column slivers before the next starts. With k this small a
+    /// tile is mostly its stores; sliver-outer order would write C in 128-byte column strips, and every cache line
+    /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
+    /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. Only the last sliver can be
+    /// partial; it is packed once up front and every other sliver is read in place.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+        where TAct : struct, IActivationOperator
+    {
+        const int nrBlock = 32;
+        const int blockTiles = 8;
+        var edgeStart = colEnd - ((colEnd - colStart) % nrBlock);
+        var edge = Buffer(ref t_packB, p.K * nrBlock);
+        if (edgeStart < colEnd)
+        {
+            PackB<Vec512>(p.TransB, b, p.Ldb, 0, p.K, edgeStart, colEnd - edgeStart, nrBlock, edge);
+        }
+
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var bBase = ref MemoryMarshal.GetReference(b);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
+        nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
+        var wholeTiles = (rowEnd - rowStart) / DirectKernel512.Rows;
+        var i = rowStart;
+        for (var done = 0; done < wholeTiles; done += blockTiles)
+        {
+            var tiles = Math.Min(blockTiles, wholeTiles - done);
+            for (var jr = colStart; jr < colEnd; jr += nrBlock)
+            {
+                var nr = Math.Min(nrBlock, colEnd - jr);
+                ref var bSliver = ref jr < edgeStart ? ref Unsafe.Add(ref bBase, jr) : ref MemoryMarshal.GetReference(edge);
+                nint bStride = jr < edgeStart ? p.Ldb : nrBlock;
+                ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
+                DirectKernel512.Run(nr, tiles, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+            }
+
+            i += tiles * DirectKernel512.Rows;
+        }
+
+        for (int rows; i < rowEnd; i += rows)
+        {
+            rows = RowBlock(rowEnd - i, DirectKernel512.Rows);
+            for (var jr = colStart; jr < colEnd; jr += nrBlock)
+            {
+                var nr = Math.Min(nrBlock, colEnd - jr);
+                ref var bSliver = ref jr < edgeStart ? ref Unsafe.Add(ref bBase, jr) : ref MemoryMarshal.GetReference(edge);
+                nint bStride = jr < edgeStart ? p.Ldb : nrBlock;
+                ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
+                Tile<Vec512, TAct>(rows, nr > 16, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+            }
         }
     }
 
