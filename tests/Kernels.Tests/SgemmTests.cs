@@ -172,6 +172,36 @@ public class SgemmTests
     }
 
     [Fact]
+    public void Every_row_count_of_a_register_tile()
+    {
+        // m = 1…25 reaches every partial last tile (1…11 rows after 0, 1 or 2 whole 12-row tiles, and the 8/4/2/1
+        // row kernels of the narrower paths); the widths cover one masked, one whole, two masked and two whole
+        // vectors, shallow (k = 3) and deep (k = 40) products, and B read in place or packed.
+        int[] widths = [5, 16, 21, 32, 37];
+        IsaVariants.ForEachGemmEngine(_ =>
+        {
+            var seed = 0;
+            for (var m = 1; m <= 25; m++)
+            {
+                foreach (var n in widths)
+                {
+                    foreach (var k in (int[])[3, 40])
+                    {
+                        foreach (var ta in Transposes)
+                        {
+                            foreach (var tb in Transposes)
+                            {
+                                seed++;
+                                Verify(new Case(ta, tb, m, n, k, 0.7f, seed % 2 == 0 ? 0f : 1.3f, seed % 3, seed % 2, (seed / 2) % 3, seed));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    [Fact]
     public void Fused_epilogue_matches_gemm_then_bias_and_activation()
     {
         var gen =

@@ -1,3 +1,4 @@
+using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -20,20 +21,21 @@ internal static class DirectKernel512
     public const int Rows = 12;
 
     /// <summary>
-    /// Rows [0, 12·tiles) of a sliver nr ≤ 32 columns wide. B's sliver rows hold whole vectors (zero-padded
-    /// when packed); C and the bias are read and written through masks past column nr.
+    /// Rows [0, rows) of a sliver nr ≤ 32 columns wide, in 12-row tiles; a last tile of fewer rows reads only
+    /// its own rows of A (the spare accumulators repeat a valid row and are not stored). B, C and the bias are
+    /// read and written through masks past column nr, so B can be read in place at any width.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run<TAct>(int nr, int tiles, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+    public static void Run<TAct>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
         var whole = nr is 16 or 32;
         switch (nr > 16, whole)
         {
-            case (true, true): Run<TAct, DirectKernel.TwoVectors, Whole>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            case (false, true): Run<TAct, DirectKernel.OneVector, Whole>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            case (true, false): Run<TAct, DirectKernel.TwoVectors, MaskedEdge>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            default: Run<TAct, DirectKernel.OneVector, MaskedEdge>(nr, tiles, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (true, true): Run<TAct, DirectKernel.TwoVectors, Whole>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (false, true): Run<TAct, DirectKernel.OneVector, Whole>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (true, false): Run<TAct, DirectKernel.TwoVectors, MaskedEdge>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            default: Run<TAct, DirectKernel.OneVector, MaskedEdge>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
         }
     }
 
@@ -53,7 +55,7 @@ internal static class DirectKernel512
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Run<TAct, TCols, TEdge>(int nr, int tiles, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+    private static unsafe void Run<TAct, TCols, TEdge>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
         where TCols : struct, DirectKernel.IVectorCount
         where TEdge : struct, IEdge
@@ -84,23 +86,30 @@ internal static class DirectKernel512
         }
 
         fixed (float* c0 = &c)
+        fixed (float* b0Base = &b)
         {
             var cRow = c0;
-
-            // Rows 6…11 are addressed from a second base, so five offsets serve twelve rows and stay in registers.
-            nint o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
-            for (var tile = 0; tile < tiles; tile++)
+            for (var done = 0; done < rows; done += Rows)
             {
+                // A whole tile addresses rows 0…5 from ap and 6…11 from a6 with the same five offsets, which stay in
+                // registers. A last tile of r < 12 rows keeps every read inside its rows: for r ≤ 6 the offsets stop
+                // at row r − 1 and a6 = ap (the second half repeats the first); for r > 6 the second half starts at
+                // row r − 6, overlapping the first, and only its rows from 6 on are stored.
+                var r = Math.Min(Rows, rows - done);
+                var second = Math.Max(r - 6, 0);
+                nint o1 = Math.Min(1, r - 1) * rowStride, o2 = Math.Min(2, r - 1) * rowStride, o3 = Math.Min(3, r - 1) * rowStride;
+                nint o4 = Math.Min(4, r - 1) * rowStride, o5 = Math.Min(5, r - 1) * rowStride;
                 Vector512<float> c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
                 Vector512<float> c40 = zero, c41 = zero, c50 = zero, c51 = zero, c60 = zero, c61 = zero, c70 = zero, c71 = zero;
                 Vector512<float> c80 = zero, c81 = zero, c90 = zero, c91 = zero, ca0 = zero, ca1 = zero, cb0 = zero, cb1 = zero;
-                ref var a6 = ref Unsafe.Add(ref a, 6 * rowStride);
-                ref var bp = ref b;
-                ref var ap = ref a;
+                ref var ap = ref Unsafe.Add(ref a, done * rowStride);
+                ref var a6 = ref Unsafe.Add(ref ap, second * rowStride);
+                var bp = b0Base;
                 for (var p = 0; p < kc; p++)
                 {
-                    var b0 = Vector512.LoadUnsafe(ref bp);
-                    var b1 = two ? Vector512.LoadUnsafe(ref bp, 16) : zero;
+                    // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
+                    var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
+                    var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
                     Vector512<float> x;
                     x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
                     x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
@@ -116,22 +125,42 @@ internal static class DirectKernel512
                     x = Vector512.Create(Unsafe.Add(ref a6, o5)); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); if (two) { cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1); }
                     ap = ref Unsafe.Add(ref ap, colStride);
                     a6 = ref Unsafe.Add(ref a6, colStride);
-                    bp = ref Unsafe.Add(ref bp, bStride);
+                    bp += bStride;
                 }
 
-                Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c60, c61, two, cRow + (6 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c70, c71, two, cRow + (7 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c80, c81, two, cRow + (8 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(c90, c91, two, cRow + (9 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(ca0, ca1, two, cRow + (10 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                Row(cb0, cb1, two, cRow + (11 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                a = ref Unsafe.Add(ref a, Rows * rowStride);
+                if (r == Rows)
+                {
+                    Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c60, c61, two, cRow + (6 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c70, c71, two, cRow + (7 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c80, c81, two, cRow + (8 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(c90, c91, two, cRow + (9 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(ca0, ca1, two, cRow + (10 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    Row(cb0, cb1, two, cRow + (11 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                }
+                else
+                {
+                    // First half: accumulator i is row i. Second half: accumulator 6 + i is row second + i, stored
+                    // from row 6 on (second ≤ 5, so accumulator 6 never is).
+                    Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    var secondRow = cRow + (second * ldc);
+                    if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                    if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                }
+
                 cRow += Rows * ldc;
             }
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Kernels.Simd;
 
 namespace Kernels.Gemm;
@@ -19,6 +20,7 @@ internal readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int
     /// the narrower paths use 6 × two vectors (12 accumulators, enough independent chains to cover FMA latency,
     /// and within the 16 registers of AVX2).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static GemmBlocking For<TVec>()
         where TVec : struct, ISimdFloat<TVec> => TVec.Count switch
         {

@@ -102,7 +102,15 @@ internal static class GemmDriver
         var blocking = GemmBlocking.For<TVec>();
         var w = TVec.Count;
         var nrBlock = 2 * w;
-        var sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
+        if (typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None)
+        {
+            RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
+            return;
+        }
+
+        // The per-thread sliver buffer is fetched only when a sliver has to be packed (a thread-static read
+        // is a few nanoseconds, noticeable on a 12×32 product).
+        Span<float> sliver = default;
         ref var aBase = ref MemoryMarshal.GetReference(a);
         ref var cBase = ref MemoryMarshal.GetReference(c);
         ref var biasBase = ref MemoryMarshal.GetReference(bias);
@@ -120,12 +128,6 @@ internal static class GemmDriver
             mainEnd = colEnd - narrowEdge;
         }
 
-        if (typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None && rowEnd - rowStart >= DirectKernel512.Rows)
-        {
-            RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
-            return;
-        }
-
         for (var pc = 0; pc < p.K; pc += blocking.KC)
         {
             var kc = Math.Min(blocking.KC, p.K - pc);
@@ -134,30 +136,34 @@ internal static class GemmDriver
             for (var jr = colStart; jr < mainEnd; jr += nrBlock)
             {
                 var nr = Math.Min(nrBlock, mainEnd - jr);
-                ref float bSliver = ref MemoryMarshal.GetReference(sliver);
-                nint bStride = nrBlock;
-                if (InPlace(p.TransB, nr, w))
+                ref var bSliver = ref Unsafe.NullRef<float>();
+                nint bStride = p.Ldb;
+                if (InPlace<TVec>(p.TransB, nr, w))
                 {
                     bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
-                    bStride = p.Ldb;
                 }
                 else
                 {
+                    if (sliver.IsEmpty)
+                    {
+                        sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
+                    }
+
+                    bSliver = ref MemoryMarshal.GetReference(sliver);
+                    bStride = nrBlock;
                     PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
                 }
 
                 // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                var i0 = rowStart;
-                if (typeof(TVec) == typeof(Vec512) && rowEnd - rowStart >= DirectKernel512.Rows)
+                if (typeof(TVec) == typeof(Vec512))
                 {
-                    // Whole 12-row tiles: the ir loop runs inside the macro-kernel.
-                    var tiles = (rowEnd - rowStart) / DirectKernel512.Rows;
-                    DirectKernel512.Run(nr, tiles, kc, ref Unsafe.Add(ref aBase, (i0 * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i0 * p.Ldc) + jr), p.Ldc, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
-                    i0 += tiles * DirectKernel512.Rows;
+                    // The ir loop, edge rows included, runs inside the macro-kernel.
+                    DirectKernel512.Run(nr, rowEnd - rowStart, kc, ref Unsafe.Add(ref aBase, (rowStart * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
+                    continue;
                 }
 
-                for (int i = i0, rows; i < rowEnd; i += rows)
+                for (int i = rowStart, rows; i < rowEnd; i += rows)
                 {
                     rows = RowBlock(rowEnd - i, blocking.MR);
                     Tile<TVec, TAct>(rows, nr > w, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
@@ -176,61 +182,38 @@ internal static class GemmDriver
     /// a 96-row block of C is finished across all its column slivers before the next starts. With k this small a
     /// tile is mostly its stores; sliver-outer order would write C in 128-byte column strips, and every cache line
     /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
-    /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. Only the last sliver can be
-    /// partial; it is packed once up front and every other sliver is read in place.
+    /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in place.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TAct : struct, IActivationOperator
     {
         const int nrBlock = 32;
-        const int blockTiles = 8;
-        var edgeStart = colEnd - ((colEnd - colStart) % nrBlock);
-        var edge = Buffer(ref t_packB, p.K * nrBlock);
-        if (edgeStart < colEnd)
-        {
-            PackB<Vec512>(p.TransB, b, p.Ldb, 0, p.K, edgeStart, colEnd - edgeStart, nrBlock, edge);
-        }
-
+        const int blockRows = 8 * DirectKernel512.Rows;
         ref var aBase = ref MemoryMarshal.GetReference(a);
         ref var bBase = ref MemoryMarshal.GetReference(b);
         ref var cBase = ref MemoryMarshal.GetReference(c);
         ref var biasBase = ref MemoryMarshal.GetReference(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
-        var wholeTiles = (rowEnd - rowStart) / DirectKernel512.Rows;
-        var i = rowStart;
-        for (var done = 0; done < wholeTiles; done += blockTiles)
+        for (var i = rowStart; i < rowEnd; i += blockRows)
         {
-            var tiles = Math.Min(blockTiles, wholeTiles - done);
+            var rows = Math.Min(blockRows, rowEnd - i);
             for (var jr = colStart; jr < colEnd; jr += nrBlock)
             {
-                var nr = Math.Min(nrBlock, colEnd - jr);
-                ref var bSliver = ref jr < edgeStart ? ref Unsafe.Add(ref bBase, jr) : ref MemoryMarshal.GetReference(edge);
-                nint bStride = jr < edgeStart ? p.Ldb : nrBlock;
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                DirectKernel512.Run(nr, tiles, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
-            }
-
-            i += tiles * DirectKernel512.Rows;
-        }
-
-        for (int rows; i < rowEnd; i += rows)
-        {
-            rows = RowBlock(rowEnd - i, DirectKernel512.Rows);
-            for (var jr = colStart; jr < colEnd; jr += nrBlock)
-            {
-                var nr = Math.Min(nrBlock, colEnd - jr);
-                ref var bSliver = ref jr < edgeStart ? ref Unsafe.Add(ref bBase, jr) : ref MemoryMarshal.GetReference(edge);
-                nint bStride = jr < edgeStart ? p.Ldb : nrBlock;
-                ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                Tile<Vec512, TAct>(rows, nr > 16, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                DirectKernel512.Run(Math.Min(nrBlock, colEnd - jr), rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
     }
 
-    /// <summary>A B sliver is read in place when op(B) is B and the sliver holds one or two whole vectors.</summary>
-    private static bool InPlace(Transpose transB, int nr, int w) => transB == Transpose.None && (nr == w || nr == 2 * w);
+    /// <summary>
+    /// A B sliver is read in place when op(B) is B and either it holds one or two whole vectors or the kernel
+    /// masks its loads (the Vector512 macro-kernel).
+    /// </summary>
+    private static bool InPlace<TVec>(Transpose transB, int nr, int w)
+        where TVec : struct, ISimdFloat<TVec>
+        => transB == Transpose.None && (typeof(TVec) == typeof(Vec512) || nr == w || nr == 2 * w);
 
     /// <summary>The row count of the next tile: MR while it fits, then the largest of 8, 4, 2, 1 that does.</summary>
     private static int RowBlock(int remaining, int mr) => remaining >= mr ? mr : remaining >= 8 ? 8 : remaining >= 4 ? 4 : remaining >= 2 ? 2 : 1;

@@ -169,6 +169,7 @@ public static class Sgemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Extent(int rows, int cols, int ld) => rows == 0 || cols == 0 ? 0 : (int)Math.Min(int.MaxValue, ((long)(rows - 1) * ld) + cols);
 
     private static void CheckMatrix(int length, int rows, int cols, int ld, string name, string ldName, Transpose trans)

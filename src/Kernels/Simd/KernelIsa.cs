@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Kernels;
@@ -38,7 +39,11 @@ public static class Isa
     public static IReadOnlyList<KernelIsa> Supported { get; } = BuildSupported(Best);
 
     /// <summary>The path kernels called on this thread take now.</summary>
-    public static KernelIsa Active => t_pinned ?? Best;
+    public static KernelIsa Active
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_pinned ?? Best;
+    }
 
     /// <summary>
     /// Caps the calling thread's path at <paramref name="isa"/> until the returned scope is disposed.
