@@ -369,14 +369,31 @@ internal static class GemmDriver
             }
             else
             {
-                // op(B)[p, j] = B[j, p]: column j of the sliver is the contiguous row j of the stored matrix.
-                sliver.Clear();
-                for (var j = 0; j < cols; j++)
+                // op(B)[p, j] = B[j, p]: column j of the sliver is the contiguous row j of the stored matrix, so the
+                // sliver is a transpose, done four rows at a time like A's (only an edge sliver needs its padding
+                // cleared). The slice checks the block's last row once.
+                if (cols < nrBlock)
                 {
-                    var source = b.Slice(((jc + j0 + j) * ldb) + pc, kc);
+                    sliver.Clear();
+                }
+
+                var block = b.Slice(((jc + j0) * ldb) + pc, ((cols - 1) * ldb) + kc);
+                ref var from = ref MemoryMarshal.GetReference(block);
+                ref var to = ref MemoryMarshal.GetReference(sliver);
+                var j = 0;
+                if (Sse.IsSupported)
+                {
+                    for (; j + 4 <= cols; j += 4)
+                    {
+                        TransposeFour(ref Unsafe.Add(ref from, j * ldb), ldb, kc, ref Unsafe.Add(ref to, j), nrBlock);
+                    }
+                }
+
+                for (; j < cols; j++)
+                {
                     for (var k = 0; k < kc; k++)
                     {
-                        sliver[(k * nrBlock) + j] = source[k];
+                        Unsafe.Add(ref to, (k * nrBlock) + j) = Unsafe.Add(ref from, (j * ldb) + k);
                     }
                 }
             }
@@ -437,7 +454,7 @@ internal static class GemmDriver
     }
 
     /// <summary>
-    /// Writes four rows of A (stride <paramref name="lda"/>, <paramref name="kc"/> long) as kc groups of four
+    /// Writes four rows of a stored matrix (A, or B when op(B) = Bᵀ; stride <paramref name="lda"/>, <paramref name="kc"/> long) as kc groups of four
     /// at stride <paramref name="mrBlock"/>: dest[k·MR + r] = source[r·lda + k]. Caller guarantees
     /// Sse.IsSupported and that both blocks are in bounds.
     /// </summary>
