@@ -8,8 +8,9 @@ using Kernels.Simd;
 namespace Kernels.Gemm;
 
 /// <summary>
-/// The Vector512 direct engine's macro-kernel: whole 12-row tiles of one 16- or 32-column sliver, A and B read
-/// in place as in <see cref="DirectKernel"/>, the ir loop inside the kernel and each tile stored from registers.
+/// The Vector512 direct engine's macro-kernel: every row of one sliver of up to 32 columns in 12-row tiles (the
+/// last one partial), A and B read in place as in <see cref="DirectKernel"/> with masked loads and stores past
+/// the sliver's width, the ir loop inside the kernel and each tile stored from registers.
 /// For the shallow products of a network's first layer (k = 2…10) a tile is mostly its stores, and a call, a
 /// stack tile and a reload per tile cost more than the multiply-adds; here the per-tile cost is the
 /// accumulator zeroing and the stores. Raw <see cref="Vector512{T}"/> keeps the FMAs in one-instruction form

@@ -89,10 +89,12 @@ internal static class GemmDriver
     }
 
     /// <summary>
-    /// The unpacked engine: loops pc (KC) → jr (2W columns) → ir (MR rows) around <see cref="DirectKernel"/>.
-    /// The 2W-wide column sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows
-    /// past it. B is read in place when op(B) is B and the sliver is whole; an edge sliver or a transposed B is
+    /// The unpacked engine: loops pc (KC) → jr (2W columns) → ir (MR rows) around <see cref="DirectKernel"/>,
+    /// or on Vector512 around <see cref="DirectKernel512"/>, which runs the ir loop itself. The 2W-wide column
+    /// sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows past it. B is read in place
+    /// when op(B) is B and the sliver is whole (any sliver on Vector512, whose loads are masked); otherwise it is
     /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
+    /// Shallow products on Vector512 take <see cref="RunShallow{TAct}"/> instead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunDirect<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
