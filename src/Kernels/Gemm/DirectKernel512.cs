@@ -129,38 +129,22 @@ internal static class DirectKernel512
                     bp += bStride;
                 }
 
-                if (r == Rows)
-                {
-                    Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c60, c61, two, cRow + (6 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c70, c71, two, cRow + (7 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c80, c81, two, cRow + (8 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(c90, c91, two, cRow + (9 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(ca0, ca1, two, cRow + (10 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    Row(cb0, cb1, two, cRow + (11 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                }
-                else
-                {
-                    // First half: accumulator i is row i. Second half: accumulator 6 + i is row second + i, stored
-                    // from row 6 on (second ≤ 5, so accumulator 6 never is).
-                    Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    var secondRow = cRow + (second * ldc);
-                    if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                    if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                }
+                // Accumulator i of the first half is row i; accumulator 6 + i of the second half is row second + i,
+                // stored from row 6 on. A whole tile (second = 6) stores all twelve; the branches are the same
+                // every tile but the last, so they predict.
+                Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                var secondRow = cRow + (second * ldc);
+                if (second >= 6) { Row(c60, c61, two, secondRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
 
                 cRow += Rows * ldc;
             }
