@@ -226,7 +226,9 @@ public class SgemmTests
     [Fact]
     public void Results_are_bitwise_identical_for_1_2_and_4_threads()
     {
-        foreach (var (m, n, k) in new[] { (301, 257, 190), (37, 700, 300) })
+        // n = 257 and 130 leave a last group of one and two columns for the dot engine, whose row blocks (16, 8, 4, 1)
+        // then fall differently for each split of the rows.
+        foreach (var (m, n, k) in new[] { (301, 257, 190), (37, 700, 300), (301, 130, 70) })
         {
             IsaVariants.ForEachGemmEngine(_ =>
             {

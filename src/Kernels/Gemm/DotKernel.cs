@@ -11,7 +11,8 @@ namespace Kernels.Gemm;
 /// The narrow-output kernel: each C element is a dot product of a contiguous row of A with a contiguous
 /// column of op(B), vectorised along k. A 12×32 tile would leave most of its lanes empty when C has 1–4
 /// columns (a regression head, a 3-class output layer's gradient); here every lane does useful work and A
-/// streams through once. Four rows × four columns of op(B) give 16 independent accumulators; the B columns
+/// streams through once. Four rows × four columns of op(B) give 16 independent accumulators (on Vector512, 16 rows
+/// × one column or 8 rows × two, so a regression head's single column keeps all 16 busy); the B columns
 /// arrive packed as four zero-padded rows of length kPadded (a multiple of the vector width), so only A's
 /// tail needs a masked load. Each element sums over k in one fixed order, so results do not depend on the
 /// thread split.
@@ -28,16 +29,118 @@ internal static class DotKernel
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {
-        if (rows == Rows)
+        if (typeof(TVec) == typeof(Vec512) && nc <= 2 && rows == RowsFor<TVec>(nc))
         {
-            Run4<TVec, TAct>(k, ref a, lda, ref bt, kPadded, ref c, ldc, nc, alpha, beta, epilogue, ref bias, hasBias, activation);
+            if (nc == 1)
+            {
+                Run16x1(k, ref a, lda, ref bt, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+            }
+            else
+            {
+                Run8x2(k, ref a, lda, ref bt, kPadded, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+            }
+
             return;
         }
 
-        for (var i = 0; i < rows; i++)
+        var i = 0;
+        for (; i + Rows <= rows; i += Rows)
+        {
+            Run4<TVec, TAct>(k, ref Unsafe.Add(ref a, i * lda), lda, ref bt, kPadded, ref Unsafe.Add(ref c, i * ldc), ldc, nc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
+
+        for (; i < rows; i++)
         {
             Run1<TVec, TAct>(k, ref Unsafe.Add(ref a, i * lda), ref bt, kPadded, ref Unsafe.Add(ref c, i * ldc), nc, alpha, beta, epilogue, ref bias, hasBias, activation);
         }
+    }
+
+    /// <summary>
+    /// The rows one call should get for <paramref name="nc"/> columns: four, or on Vector512 with one or two
+    /// columns 16 or 8, so that the 16 accumulators of the reduction tree are all real dot products.
+    /// </summary>
+    public static int RowsFor<TVec>(int nc)
+        where TVec : struct, ISimdFloat<TVec>
+        => typeof(TVec) != typeof(Vec512) ? Rows : nc == 1 ? 16 : nc == 2 ? 8 : Rows;
+
+    /// <summary>Sixteen rows of one column (a regression or binary-classification head): lane i of the tree is row i.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run16x1<TAct>(int k, ref float a, nint lda, ref float bt, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero, s6 = zero, s7 = zero;
+        Vector512<float> s8 = zero, s9 = zero, s10 = zero, s11 = zero, s12 = zero, s13 = zero, s14 = zero, s15 = zero;
+        for (nuint p = 0; (int)p < k; p += 16)
+        {
+            var rest = (nuint)k - p;
+            var y = Vector512.LoadUnsafe(ref bt, p);
+            s0 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 0, lda, p, rest), y, s0);
+            s1 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 1, lda, p, rest), y, s1);
+            s2 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 2, lda, p, rest), y, s2);
+            s3 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 3, lda, p, rest), y, s3);
+            s4 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 4, lda, p, rest), y, s4);
+            s5 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 5, lda, p, rest), y, s5);
+            s6 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 6, lda, p, rest), y, s6);
+            s7 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 7, lda, p, rest), y, s7);
+            s8 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 8, lda, p, rest), y, s8);
+            s9 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 9, lda, p, rest), y, s9);
+            s10 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 10, lda, p, rest), y, s10);
+            s11 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 11, lda, p, rest), y, s11);
+            s12 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 12, lda, p, rest), y, s12);
+            s13 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 13, lda, p, rest), y, s13);
+            s14 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 14, lda, p, rest), y, s14);
+            s15 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 15, lda, p, rest), y, s15);
+        }
+
+        var tile = Reduce16(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
+        var store = new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 1);
+        store.Lanes(tile.GetLower().GetLower(), ref c, ldc, firstRow: 0, columns: 1);
+        store.Lanes(tile.GetLower().GetUpper(), ref c, ldc, firstRow: 4, columns: 1);
+        store.Lanes(tile.GetUpper().GetLower(), ref c, ldc, firstRow: 8, columns: 1);
+        store.Lanes(tile.GetUpper().GetUpper(), ref c, ldc, firstRow: 12, columns: 1);
+    }
+
+    /// <summary>Eight rows of two columns: lane 2i + j of the tree is row i, column j.</summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Run8x2<TAct>(int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        var zero = Vector512<float>.Zero;
+        Vector512<float> s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero;
+        Vector512<float> s40 = zero, s41 = zero, s50 = zero, s51 = zero, s60 = zero, s61 = zero, s70 = zero, s71 = zero;
+        ref var b1 = ref Unsafe.Add(ref bt, kPadded);
+        for (nuint p = 0; (int)p < k; p += 16)
+        {
+            var rest = (nuint)k - p;
+            var y0 = Vector512.LoadUnsafe(ref bt, p);
+            var y1 = Vector512.LoadUnsafe(ref b1, p);
+            var x = RowSlice(ref a, 0, lda, p, rest); s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01);
+            x = RowSlice(ref a, 1, lda, p, rest); s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11);
+            x = RowSlice(ref a, 2, lda, p, rest); s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21);
+            x = RowSlice(ref a, 3, lda, p, rest); s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31);
+            x = RowSlice(ref a, 4, lda, p, rest); s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41);
+            x = RowSlice(ref a, 5, lda, p, rest); s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51);
+            x = RowSlice(ref a, 6, lda, p, rest); s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61);
+            x = RowSlice(ref a, 7, lda, p, rest); s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
+        }
+
+        var tile = Reduce16(s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51, s60, s61, s70, s71);
+        var store = new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 2);
+        store.Lanes(tile.GetLower().GetLower(), ref c, ldc, firstRow: 0, columns: 2);
+        store.Lanes(tile.GetLower().GetUpper(), ref c, ldc, firstRow: 2, columns: 2);
+        store.Lanes(tile.GetUpper().GetLower(), ref c, ldc, firstRow: 4, columns: 2);
+        store.Lanes(tile.GetUpper().GetUpper(), ref c, ldc, firstRow: 6, columns: 2);
+    }
+
+    /// <summary>Sixteen floats of row <paramref name="row"/> from p; the tail (rest &lt; 16) through a masked load.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> RowSlice(ref float a, nint row, nint lda, nuint p, nuint rest)
+    {
+        ref var start = ref Unsafe.Add(ref a, row * lda);
+        return rest >= 16 ? Vector512.LoadUnsafe(ref start, p) : Vec512.LoadPartial(ref start, p, rest, 0f).V;
     }
 
     [SkipLocalsInit]
@@ -228,6 +331,56 @@ internal static class DotKernel
             2 => Vector128.Create(source, Unsafe.Add(ref source, 1), 0f, 0f),
             _ => Vector128.CreateScalar(source),
         };
+    }
+
+    /// <summary>
+    /// The epilogue of four lanes of the tree that hold rows × columns (4 × 1 or 2 × 2) of C: the Vector128 steps
+    /// of <see cref="RowStore{TAct}"/> (so each element gets the same operations whichever kernel computed it),
+    /// then one scalar store per lane; C is read only when beta ≠ 0.
+    /// </summary>
+    private readonly ref struct LaneStore<TAct>
+        where TAct : struct, IActivationOperator
+    {
+        private readonly Vector128<float> _alpha, _beta, _bias;
+        private readonly bool _hasBeta, _epilogue, _hasBias;
+        private readonly TAct _activation;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public LaneStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int columns)
+        {
+            (_alpha, _beta, _hasBeta, _epilogue, _hasBias, _activation) = (Vector128.Create(alpha), Vector128.Create(beta), beta != 0f, epilogue, hasBias && epilogue, activation);
+            _bias = !_hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Lanes(Vector128<float> sums, ref float c, nint ldc, int firstRow, int columns)
+        {
+            // Lane l is row firstRow + l / columns, column l % columns.
+            ref var t0 = ref Unsafe.Add(ref c, firstRow * ldc);
+            ref var t1 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 1) * ldc) : ref Unsafe.Add(ref t0, 1);
+            ref var t2 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 2) * ldc) : ref Unsafe.Add(ref c, (firstRow + 1) * ldc);
+            ref var t3 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 3) * ldc) : ref Unsafe.Add(ref t2, 1);
+            var v = sums * _alpha;
+            if (_hasBeta)
+            {
+                v = Vector128.FusedMultiplyAdd(Vector128.Create(t0, t1, t2, t3), _beta, v);
+            }
+
+            if (_epilogue)
+            {
+                if (_hasBias)
+                {
+                    v += _bias;
+                }
+
+                v = _activation.Forward(new Vec128(v)).V;
+            }
+
+            t0 = v.GetElement(0);
+            t1 = v.GetElement(1);
+            t2 = v.GetElement(2);
+            t3 = v.GetElement(3);
+        }
     }
 
     /// <summary>The scalar epilogue of one row: alpha·s + beta·C, then bias and activation; writes nc ≤ 4 elements.</summary>

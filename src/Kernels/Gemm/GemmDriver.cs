@@ -271,9 +271,10 @@ internal static class GemmDriver
             }
 
             ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jg) : ref biasBase;
-            for (var i = rowStart; i < rowEnd; i += DotKernel.Rows)
+            var step = DotKernel.RowsFor<TVec>(nc);
+            for (var i = rowStart; i < rowEnd; i += step)
             {
-                var rows = Math.Min(DotKernel.Rows, rowEnd - i);
+                var rows = Math.Min(step, rowEnd - i);
                 DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref MemoryMarshal.GetReference(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
