@@ -67,7 +67,7 @@ public class TrainingStepBenchmarks : IThroughput
         var logits = _mlp.Forward(_x, Batch, options: Options);
         var loss = SoftmaxCrossEntropy.Compute(logits, _y, _gradLogits, Batch, Classes);
         _mlp.Backward(_x, _gradLogits, Batch, Options);
-        Sgd.Step(_mlp.Parameters, _mlp.Gradients, _momentum, new SgdOptions(0.01f, Momentum: 0.9f), firstStep: _step++ == 0);
+        Sgd.Step(_mlp.Parameters, _mlp.Gradients, _momentum, new SgdOptions(0.01f, Momentum: 0.9f), firstStep: _step++ == 0, Threads);
         return loss;
     }
 

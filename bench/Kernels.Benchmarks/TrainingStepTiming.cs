@@ -53,7 +53,7 @@ public static class TrainingStepTiming
             var logits = mlp.Forward(x, batch, options: options);
             SoftmaxCrossEntropy.Compute(logits, y, grad, batch, Classes);
             mlp.Backward(x, grad, batch, options);
-            Sgd.Step(mlp.Parameters, mlp.Gradients, momentum, new SgdOptions(0.01f, Momentum: 0.9f), first);
+            Sgd.Step(mlp.Parameters, mlp.Gradients, momentum, new SgdOptions(0.01f, Momentum: 0.9f), first, threads);
             first = false;
         };
     }

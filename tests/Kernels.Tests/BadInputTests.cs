@@ -94,6 +94,8 @@ public class BadInputTests
         Rejects<ArgumentOutOfRangeException>("step", o => Adam.Step(o.AsSpan(0, 8), Eight, new float[8], new float[8], default, 0, new AdamOptions()));
         Rejects<ArgumentException>("maxSecondMoment", o => Adam.Step(o.AsSpan(0, 8), Eight, new float[8], new float[8], default, 1, new AdamOptions(AmsGrad: true)));
         Rejects<ArgumentOutOfRangeException>("options", o => Adam.Step(o.AsSpan(0, 8), Eight, new float[8], new float[8], default, 1, new AdamOptions(Beta1: 1f)));
+        Rejects<ArgumentOutOfRangeException>("threads", o => Sgd.Step(o.AsSpan(0, 8), Eight, default, new SgdOptions(0.1f), true, threads: -1));
+        Rejects<ArgumentOutOfRangeException>("threads", o => Adam.Step(o.AsSpan(0, 8), Eight, new float[8], new float[8], default, 1, new AdamOptions(), threads: -1));
         Rejects<ArgumentException>("sums", o => Reductions.ColumnSum(Eight, o.AsSpan(0, 3), 2, 4));
         Assert.Throws<ArgumentException>("indices", () => Reductions.RowArgMax(Eight, new int[3], 2, 4));
         Assert.Throws<ArgumentOutOfRangeException>("cols", () => Reductions.CountCorrect(Eight, new int[2], 2, 0));

@@ -243,6 +243,38 @@ public class TrainingKernelsTests
     }
 
     [Fact]
+    public void Optimizer_steps_are_bitwise_identical_for_1_2_and_4_threads()
+    {
+        // Long enough to be split (the threshold is 32,768) and not a multiple of any slice or vector width, so
+        // the last slice has a scalar tail; three steps so the buffers carry state from one split to the next.
+        const int n = 100_003;
+        IsaVariants.ForEach(_ =>
+        {
+            float[]? sgdFirst = null, adamFirst = null;
+            foreach (var threads in new[] { 1, 2, 4 })
+            {
+                var p = Gens.Fill(n, 1, 1f);
+                var b = new float[n];
+                var q = Gens.Fill(n, 1, 1f);
+                var m = new float[n];
+                var v = new float[n];
+                var vMax = new float[n];
+                for (var step = 1; step <= 3; step++)
+                {
+                    var g = Gens.Fill(n, 10 + step, 1f);
+                    Sgd.Step(p, g, b, new SgdOptions(0.1f, Momentum: 0.9f, WeightDecay: 1e-4f, Nesterov: true), step == 1, threads);
+                    Adam.Step(q, g, m, v, vMax, step, new AdamOptions(1e-2f, WeightDecay: 1e-2f, AmsGrad: true), threads);
+                }
+
+                sgdFirst ??= p;
+                adamFirst ??= q;
+                Assert.True(sgdFirst.AsSpan().SequenceEqual(p), $"SGD on {threads} threads differs from 1");
+                Assert.True(adamFirst.AsSpan().SequenceEqual(q), $"Adam on {threads} threads differs from 1");
+            }
+        });
+    }
+
+    [Fact]
     public void Initialisers_have_the_right_bounds_moments_and_determinism()
     {
         const int FanIn = 300, FanOut = 200;

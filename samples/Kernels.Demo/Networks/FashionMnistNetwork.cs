@@ -94,7 +94,9 @@ public static class FashionMnistNetwork
             var logits = net.Forward(x, rows);
             var loss = SoftmaxCrossEntropy.Compute(logits, _y.AsSpan(0, rows), _gradient.AsSpan(0, rows * train.Classes), rows, train.Classes);
             net.Backward(x, _gradient.AsSpan(0, rows * train.Classes), rows);
-            Sgd.Step(net.Parameters, net.Gradients, _momentum, _options, firstStep: _steps++ == 0);
+            // threads: 0 splits the update like the GEMMs above (the library default), so each core updates the
+            // parameters whose gradients it wrote.
+            Sgd.Step(net.Parameters, net.Gradients, _momentum, _options, firstStep: _steps++ == 0, threads: 0);
             return loss;
         }
 

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
+using Kernels.Threading;
 using Kernels.Validation;
 
 namespace Kernels;
@@ -39,8 +40,14 @@ public static class Adam
     /// <param name="maxSecondMoment">v̂ (max_exp_avg_sq), length N for AMSGrad, else empty.</param>
     /// <param name="step">t, the 1-based number of this step.</param>
     /// <param name="options">Hyper-parameters.</param>
-    public static void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment, Span<float> maxSecondMoment, int step, AdamOptions options)
+    /// <param name="threads">
+    /// Threads to split the update over: 1 (the default) is the calling thread, 0 is <see cref="Sgemm.DefaultThreads"/>.
+    /// Pass the training step's GEMM thread count: each thread then updates the parameters whose gradients its core
+    /// just wrote. The result is the same for any count.
+    /// </param>
+    public static unsafe void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> firstMoment, Span<float> secondMoment, Span<float> maxSecondMoment, int step, AdamOptions options, int threads = 1)
     {
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
         Guard.SameLength(gradients.Length, parameters.Length, nameof(gradients), nameof(parameters));
         Guard.SameLength(firstMoment.Length, parameters.Length, nameof(firstMoment), nameof(parameters));
         Guard.SameLength(secondMoment.Length, parameters.Length, nameof(secondMoment), nameof(parameters));
@@ -77,8 +84,27 @@ public static class Adam
             (float)biasCorrection2Sqrt,
             options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
             options.Decoupled ? 0f : options.WeightDecay);
-        var loop = new Loop(parameters, gradients, firstMoment, secondMoment, maxSecondMoment, options, scalars);
-        IsaDispatch.Run(ref loop, parameters.Length);
+        fixed (float* p = parameters, g = gradients, m = firstMoment, v = secondMoment, vMax = maxSecondMoment)
+        {
+            ParallelSlices.Run(new Slices(p, g, m, v, options.AmsGrad ? vMax : null, options, scalars), parameters.Length, parts);
+        }
+    }
+
+    /// <summary>The update of one slice of the pinned tensors.</summary>
+    private readonly unsafe struct Slices(float* parameters, float* gradients, float* m, float* v, float* vMax, AdamOptions options, Scalars scalars) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var loop = new Loop(
+                new Span<float>(parameters + start, length),
+                new ReadOnlySpan<float>(gradients + start, length),
+                new Span<float>(m + start, length),
+                new Span<float>(v + start, length),
+                vMax == null ? default : new Span<float>(vMax + start, length),
+                options,
+                scalars);
+            IsaDispatch.Run(ref loop, length);
+        }
     }
 
     private readonly record struct Scalars(float StepSize, float BiasCorrection2Sqrt, float Shrink, float L2);

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
+using Kernels.Threading;
 using Kernels.Validation;
 
 namespace Kernels;
@@ -27,8 +28,14 @@ public static class Sgd
     /// <param name="momentumBuffer">b, length N; may be empty when momentum is 0.</param>
     /// <param name="options">Hyper-parameters.</param>
     /// <param name="firstStep">True on the first step, when PyTorch creates the buffer as a copy of g.</param>
-    public static void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> momentumBuffer, SgdOptions options, bool firstStep)
+    /// <param name="threads">
+    /// Threads to split the update over: 1 (the default) is the calling thread, 0 is <see cref="Sgemm.DefaultThreads"/>.
+    /// Pass the training step's GEMM thread count: each thread then updates the parameters whose gradients its core
+    /// just wrote. The result is the same for any count.
+    /// </param>
+    public static unsafe void Step(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> momentumBuffer, SgdOptions options, bool firstStep, int threads = 1)
     {
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
         Guard.SameLength(gradients.Length, parameters.Length, nameof(gradients), nameof(parameters));
         Guard.Finite(options.LearningRate, "options.LearningRate");
         Guard.Finite(options.Momentum, "options.Momentum");
@@ -48,8 +55,26 @@ public static class Sgd
         }
 
         Guard.NoOverlap(gradients, parameters, nameof(gradients), nameof(parameters));
-        var loop = new Loop(parameters, gradients, momentumBuffer, options, hasMomentum, firstStep);
-        IsaDispatch.Run(ref loop, parameters.Length);
+        fixed (float* p = parameters, g = gradients, b = momentumBuffer)
+        {
+            ParallelSlices.Run(new Slices(p, g, hasMomentum ? b : null, options, hasMomentum, firstStep), parameters.Length, parts);
+        }
+    }
+
+    /// <summary>The update of one slice of the pinned tensors.</summary>
+    private readonly unsafe struct Slices(float* parameters, float* gradients, float* buffer, SgdOptions options, bool hasMomentum, bool firstStep) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var loop = new Loop(
+                new Span<float>(parameters + start, length),
+                new ReadOnlySpan<float>(gradients + start, length),
+                buffer == null ? default : new Span<float>(buffer + start, length),
+                options,
+                hasMomentum,
+                firstStep);
+            IsaDispatch.Run(ref loop, length);
+        }
     }
 
     private readonly ref struct Loop(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> buffer, SgdOptions options, bool hasMomentum, bool firstStep) : IVectorLoop
