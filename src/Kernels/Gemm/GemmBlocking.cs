@@ -14,8 +14,9 @@ internal readonly record struct GemmBlocking(int MR, int NR, int KC, int MC, int
     /// The one table. Zen 5 has 48 KB L1d and 1 MB L2 per core. Vector512 uses KC = 512: the 12×32 kernel then
     /// loads and stores its C tile once per 6144 FMA cycles instead of 3072, and the A block (240·512·4 = 480 KB)
     /// still fits L2. The B sliver (512·32·4 = 64 KB) outgrows L1, but it is read as two sequential streams that
-    /// the L2 prefetchers keep ahead of the FMAs; measured at 1024³ against KC = 192, 256 and 384, 512 was the
-    /// fastest (by 1–4%), and it lets the direct engine finish n ≤ 512 in one k pass.
+    /// the L2 prefetchers keep ahead of the FMAs. Measured at 512³ and 1024³ against KC = 192, 256 and 384 (same-
+    /// process ratios to OpenBLAS, a noisy machine): 512 tied with 384 and beat 192 and 256 by 2–4%, and it lets the
+    /// direct engine finish n ≤ 512 in one k pass.
     /// Vector512 uses the 12×32 kernel (24 accumulators, 14 loads per 24 FMAs);
     /// the narrower paths use 6 × two vectors (12 accumulators, enough independent chains to cover FMA latency,
     /// and within the 16 registers of AVX2).
