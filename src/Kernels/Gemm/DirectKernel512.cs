@@ -98,9 +98,6 @@ internal static class DirectKernel512
                 // row r − 6, overlapping the first, and only its rows from 6 on are stored.
                 var r = Math.Min(Rows, rows - done);
                 var second = Math.Max(r - 6, 0);
-
-                // A last tile of at most six rows skips the second half's multiply-adds (it would repeat rows whose
-                // results are not stored): at k = 64 the 4-row remainder of m = 64 then costs half a tile, not one.
                 var upper = r > 6;
                 nint o1 = Math.Min(1, r - 1) * rowStride, o2 = Math.Min(2, r - 1) * rowStride, o3 = Math.Min(3, r - 1) * rowStride;
                 nint o4 = Math.Min(4, r - 1) * rowStride, o5 = Math.Min(5, r - 1) * rowStride;
@@ -110,31 +107,52 @@ internal static class DirectKernel512
                 ref var ap = ref Unsafe.Add(ref a, done * rowStride);
                 ref var a6 = ref Unsafe.Add(ref ap, second * rowStride);
                 var bp = b0Base;
-                for (var p = 0; p < kc; p++)
+
+                // A tile of at most six rows runs only the first half's multiply-adds (the second half would repeat
+                // rows that are not stored): at k = 64 the 4-row remainder of m = 64 then costs half a tile. Two
+                // loops rather than a test inside one keep the whole tiles' loop free of the branch and its register.
+                if (upper)
                 {
-                    // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
-                    var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
-                    var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
-                    Vector512<float> x;
-                    x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
-                    x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
-                    x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
-                    x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
-                    x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
-                    x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
-                    if (upper)
+                    for (var p = 0; p < kc; p++)
                     {
+                        // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
+                        Vector512<float> x;
+                        x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
                         x = Vector512.Create(a6); c60 = Vector512.FusedMultiplyAdd(x, b0, c60); if (two) { c61 = Vector512.FusedMultiplyAdd(x, b1, c61); }
                         x = Vector512.Create(Unsafe.Add(ref a6, o1)); c70 = Vector512.FusedMultiplyAdd(x, b0, c70); if (two) { c71 = Vector512.FusedMultiplyAdd(x, b1, c71); }
                         x = Vector512.Create(Unsafe.Add(ref a6, o2)); c80 = Vector512.FusedMultiplyAdd(x, b0, c80); if (two) { c81 = Vector512.FusedMultiplyAdd(x, b1, c81); }
                         x = Vector512.Create(Unsafe.Add(ref a6, o3)); c90 = Vector512.FusedMultiplyAdd(x, b0, c90); if (two) { c91 = Vector512.FusedMultiplyAdd(x, b1, c91); }
                         x = Vector512.Create(Unsafe.Add(ref a6, o4)); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); if (two) { ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1); }
                         x = Vector512.Create(Unsafe.Add(ref a6, o5)); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); if (two) { cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1); }
+                        ap = ref Unsafe.Add(ref ap, colStride);
+                        a6 = ref Unsafe.Add(ref a6, colStride);
+                        bp += bStride;
                     }
-
-                    ap = ref Unsafe.Add(ref ap, colStride);
-                    a6 = ref Unsafe.Add(ref a6, colStride);
-                    bp += bStride;
+                }
+                else
+                {
+                    for (var p = 0; p < kc; p++)
+                    {
+                        // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
+                        Vector512<float> x;
+                        x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                        ap = ref Unsafe.Add(ref ap, colStride);
+                        bp += bStride;
+                    }
                 }
 
                 // Accumulator i of the first half is row i; accumulator 6 + i of the second half is row second + i,
