@@ -95,11 +95,7 @@ internal static class DotKernel
         }
 
         var tile = Reduce16(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
-        var store = new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 1);
-        store.Lanes(tile.GetLower().GetLower(), ref c, ldc, firstRow: 0, columns: 1);
-        store.Lanes(tile.GetLower().GetUpper(), ref c, ldc, firstRow: 4, columns: 1);
-        store.Lanes(tile.GetUpper().GetLower(), ref c, ldc, firstRow: 8, columns: 1);
-        store.Lanes(tile.GetUpper().GetUpper(), ref c, ldc, firstRow: 12, columns: 1);
+        new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 1).Tile(tile, ref c, ldc);
     }
 
     /// <summary>Eight rows of two columns: lane 2i + j of the tree is row i, column j.</summary>
@@ -128,11 +124,7 @@ internal static class DotKernel
         }
 
         var tile = Reduce16(s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51, s60, s61, s70, s71);
-        var store = new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 2);
-        store.Lanes(tile.GetLower().GetLower(), ref c, ldc, firstRow: 0, columns: 2);
-        store.Lanes(tile.GetLower().GetUpper(), ref c, ldc, firstRow: 2, columns: 2);
-        store.Lanes(tile.GetUpper().GetLower(), ref c, ldc, firstRow: 4, columns: 2);
-        store.Lanes(tile.GetUpper().GetUpper(), ref c, ldc, firstRow: 6, columns: 2);
+        new LaneStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, columns: 2).Tile(tile, ref c, ldc);
     }
 
     /// <summary>Sixteen floats of row <paramref name="row"/> from p; the tail (rest &lt; 16) through a masked load.</summary>
@@ -274,43 +266,60 @@ internal static class DotKernel
     }
 
     /// <summary>
-    /// The vector epilogue of one row of the tile (Vector512 path): alpha·s + beta·C, then bias and activation,
-    /// in the scalar epilogue's order; writes nc ≤ 4 elements, reading C only when beta ≠ 0.
+    /// The epilogue the Vector512 path's stores share, on four sums at a time: alpha·s + beta·C, then bias and
+    /// activation, in the scalar epilogue's order, so every element gets the same operations whichever kernel
+    /// computed it. Callers load C only when <see cref="ReadsC"/>.
     /// </summary>
+    private readonly struct Epilogue128<TAct>(float alpha, float beta, bool epilogue, bool hasBias, Vector128<float> bias, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        private readonly Vector128<float> _alpha = Vector128.Create(alpha);
+        private readonly Vector128<float> _beta = Vector128.Create(beta);
+
+        public bool ReadsC => beta != 0f;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector128<float> Apply(Vector128<float> sums, Vector128<float> old)
+        {
+            var v = sums * _alpha;
+            if (ReadsC)
+            {
+                v = Vector128.FusedMultiplyAdd(old, _beta, v);
+            }
+
+            if (epilogue)
+            {
+                if (hasBias)
+                {
+                    v += bias;
+                }
+
+                v = activation.Forward(new Vec128(v)).V;
+            }
+
+            return v;
+        }
+    }
+
+    /// <summary>One row of the 4×4 tile (nc ≤ 4 columns written, C read only when beta ≠ 0).</summary>
     private readonly ref struct RowStore<TAct>
         where TAct : struct, IActivationOperator
     {
-        private readonly Vector128<float> _alpha, _beta, _bias;
-        private readonly bool _hasBeta, _epilogue, _hasBias;
+        private readonly Epilogue128<TAct> _epilogue;
         private readonly int _nc;
-        private readonly TAct _activation;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public RowStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nc)
         {
-            (_alpha, _beta, _hasBeta, _epilogue, _hasBias, _activation, _nc) = (Vector128.Create(alpha), Vector128.Create(beta), beta != 0f, epilogue, hasBias && epilogue, activation, nc);
-            _bias = _hasBias ? Load(ref bias, nc) : default;
+            hasBias &= epilogue;
+            _epilogue = new(alpha, beta, epilogue, hasBias, hasBias ? Load(ref bias, nc) : default, activation);
+            _nc = nc;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Row(Vector128<float> sums, ref float c)
         {
-            var v = sums * _alpha;
-            if (_hasBeta)
-            {
-                v = Vector128.FusedMultiplyAdd(Load(ref c, _nc), _beta, v);
-            }
-
-            if (_epilogue)
-            {
-                if (_hasBias)
-                {
-                    v += _bias;
-                }
-
-                v = _activation.Forward(new Vec128(v)).V;
-            }
-
+            var v = _epilogue.Apply(sums, _epilogue.ReadsC ? Load(ref c, _nc) : default);
             if (_nc == Columns)
             {
                 v.StoreUnsafe(ref c);
@@ -334,48 +343,45 @@ internal static class DotKernel
     }
 
     /// <summary>
-    /// The epilogue of four lanes of the tree that hold rows × columns (4 × 1 or 2 × 2) of C: the Vector128 steps
-    /// of <see cref="RowStore{TAct}"/> (so each element gets the same operations whichever kernel computed it),
-    /// then one scalar store per lane; C is read only when beta ≠ 0.
+    /// The tree's 16 lanes when they hold 16 rows × 1 column or 8 rows × 2 of C: four lanes at a time through the
+    /// shared epilogue, then one scalar store per lane.
     /// </summary>
     private readonly ref struct LaneStore<TAct>
         where TAct : struct, IActivationOperator
     {
-        private readonly Vector128<float> _alpha, _beta, _bias;
-        private readonly bool _hasBeta, _epilogue, _hasBias;
-        private readonly TAct _activation;
+        private readonly Epilogue128<TAct> _epilogue;
+        private readonly int _columns;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public LaneStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int columns)
         {
-            (_alpha, _beta, _hasBeta, _epilogue, _hasBias, _activation) = (Vector128.Create(alpha), Vector128.Create(beta), beta != 0f, epilogue, hasBias && epilogue, activation);
-            _bias = !_hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
+            hasBias &= epilogue;
+            var pattern = !hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
+            _epilogue = new(alpha, beta, epilogue, hasBias, pattern, activation);
+            _columns = columns;
+        }
+
+        /// <summary>All 16 lanes: lane l is row l / columns, column l % columns.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Tile(Vector512<float> tile, ref float c, nint ldc)
+        {
+            var rowsPerBlock = 4 / _columns;
+            Lanes(tile.GetLower().GetLower(), ref c, ldc, 0);
+            Lanes(tile.GetLower().GetUpper(), ref c, ldc, rowsPerBlock);
+            Lanes(tile.GetUpper().GetLower(), ref c, ldc, 2 * rowsPerBlock);
+            Lanes(tile.GetUpper().GetUpper(), ref c, ldc, 3 * rowsPerBlock);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Lanes(Vector128<float> sums, ref float c, nint ldc, int firstRow, int columns)
+        private void Lanes(Vector128<float> sums, ref float c, nint ldc, int firstRow)
         {
             // Lane l is row firstRow + l / columns, column l % columns.
+            var one = _columns == 1;
             ref var t0 = ref Unsafe.Add(ref c, firstRow * ldc);
-            ref var t1 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 1) * ldc) : ref Unsafe.Add(ref t0, 1);
-            ref var t2 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 2) * ldc) : ref Unsafe.Add(ref c, (firstRow + 1) * ldc);
-            ref var t3 = ref columns == 1 ? ref Unsafe.Add(ref c, (firstRow + 3) * ldc) : ref Unsafe.Add(ref t2, 1);
-            var v = sums * _alpha;
-            if (_hasBeta)
-            {
-                v = Vector128.FusedMultiplyAdd(Vector128.Create(t0, t1, t2, t3), _beta, v);
-            }
-
-            if (_epilogue)
-            {
-                if (_hasBias)
-                {
-                    v += _bias;
-                }
-
-                v = _activation.Forward(new Vec128(v)).V;
-            }
-
+            ref var t1 = ref one ? ref Unsafe.Add(ref c, (firstRow + 1) * ldc) : ref Unsafe.Add(ref t0, 1);
+            ref var t2 = ref one ? ref Unsafe.Add(ref c, (firstRow + 2) * ldc) : ref Unsafe.Add(ref c, (firstRow + 1) * ldc);
+            ref var t3 = ref one ? ref Unsafe.Add(ref c, (firstRow + 3) * ldc) : ref Unsafe.Add(ref t2, 1);
+            var v = _epilogue.Apply(sums, _epilogue.ReadsC ? Vector128.Create(t0, t1, t2, t3) : default);
             t0 = v.GetElement(0);
             t1 = v.GetElement(1);
             t2 = v.GetElement(2);

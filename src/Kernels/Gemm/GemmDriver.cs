@@ -381,24 +381,7 @@ internal static class GemmDriver
                 }
 
                 var block = b.Slice(((jc + j0) * ldb) + pc, ((cols - 1) * ldb) + kc);
-                ref var from = ref MemoryMarshal.GetReference(block);
-                ref var to = ref MemoryMarshal.GetReference(sliver);
-                var j = 0;
-                if (Sse.IsSupported)
-                {
-                    for (; j + 4 <= cols; j += 4)
-                    {
-                        TransposeFour(ref Unsafe.Add(ref from, j * ldb), ldb, kc, ref Unsafe.Add(ref to, j), nrBlock);
-                    }
-                }
-
-                for (; j < cols; j++)
-                {
-                    for (var k = 0; k < kc; k++)
-                    {
-                        Unsafe.Add(ref to, (k * nrBlock) + j) = Unsafe.Add(ref from, (j * ldb) + k);
-                    }
-                }
+                TransposeRows(ref MemoryMarshal.GetReference(block), ldb, cols, kc, ref MemoryMarshal.GetReference(sliver), nrBlock);
             }
         }
     }
@@ -421,29 +404,10 @@ internal static class GemmDriver
 
             if (trans == Transpose.None)
             {
-                // op(A)[i, p] = A[i, p]: the sliver is the transpose of an MR×kc block of A. Groups of four rows
-                // go through 4×4 register transposes (four row loads, eight shuffles, four column stores); a
-                // scalar scatter with stride MR costs about seven times as much and was 12% of a 1024³ multiply.
-                // The slice checks the block's last row once; the loops run on refs inside it.
+                // op(A)[i, p] = A[i, p]: the sliver is the transpose of an MR×kc block of A. The slice checks the
+                // block's last row once.
                 var block = a.Slice(((ic + i0) * lda) + pc, ((rows - 1) * lda) + kc);
-                var i = 0;
-                if (Sse.IsSupported)
-                {
-                    for (; i + 4 <= rows; i += 4)
-                    {
-                        TransposeFour(ref Unsafe.Add(ref MemoryMarshal.GetReference(block), i * lda), lda, kc, ref sliver[i], mrBlock);
-                    }
-                }
-
-                for (; i < rows; i++)
-                {
-                    ref var from = ref Unsafe.Add(ref MemoryMarshal.GetReference(block), i * lda);
-                    ref var to = ref sliver[i];
-                    for (nint k = 0; k < kc; k++)
-                    {
-                        Unsafe.Add(ref to, k * mrBlock) = Unsafe.Add(ref from, k);
-                    }
-                }
+                TransposeRows(ref MemoryMarshal.GetReference(block), lda, rows, kc, ref MemoryMarshal.GetReference(sliver), mrBlock);
             }
             else
             {
@@ -457,9 +421,37 @@ internal static class GemmDriver
     }
 
     /// <summary>
-    /// Writes four rows of a stored matrix (A, or B when op(B) = Bᵀ; stride <paramref name="lda"/>, <paramref name="kc"/> long) as kc groups of four
-    /// at stride <paramref name="mrBlock"/>: dest[k·MR + r] = source[r·lda + k]. Caller guarantees
-    /// Sse.IsSupported and that both blocks are in bounds.
+    /// The packing transpose of A's slivers and of op(B) = Bᵀ's: dest[k·destStride + r] = source[r·ld + k] for
+    /// <paramref name="rows"/> rows of <paramref name="kc"/> floats. Groups of four rows go through 4×4 register
+    /// transposes (four row loads, eight shuffles, four column stores); a scalar scatter costs about seven times as
+    /// much and was 12% of a 1024³ multiply. The caller has checked that both blocks are in bounds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransposeRows(ref float source, nint ld, int rows, int kc, ref float dest, nint destStride)
+    {
+        var r = 0;
+        if (Sse.IsSupported)
+        {
+            for (; r + 4 <= rows; r += 4)
+            {
+                TransposeFour(ref Unsafe.Add(ref source, r * ld), ld, kc, ref Unsafe.Add(ref dest, r), destStride);
+            }
+        }
+
+        for (; r < rows; r++)
+        {
+            ref var from = ref Unsafe.Add(ref source, r * ld);
+            ref var to = ref Unsafe.Add(ref dest, r);
+            for (nint k = 0; k < kc; k++)
+            {
+                Unsafe.Add(ref to, k * destStride) = Unsafe.Add(ref from, k);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Four rows (stride <paramref name="lda"/>, <paramref name="kc"/> long) as kc groups of four at stride
+    /// <paramref name="mrBlock"/>: dest[k·MR + r] = source[r·lda + k]. Caller guarantees Sse.IsSupported.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeFour(ref float source, nint lda, int kc, ref float dest, nint mrBlock)
