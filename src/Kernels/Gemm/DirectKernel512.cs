@@ -31,13 +31,66 @@ internal static class DirectKernel512
         where TAct : struct, IActivationOperator
     {
         var whole = nr is 16 or 32;
+        if (beta != 0f || epilogue)
+        {
+            Run<TAct, Full>(whole, nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
+        else if (alpha != 1f)
+        {
+            Run<TAct, Scaled>(whole, nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
+        else
+        {
+            Run<TAct, Plain>(whole, nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Run<TAct, TFinish>(bool whole, int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator
+        where TFinish : struct, IFinish
+    {
         switch (nr > 16, whole)
         {
-            case (true, true): Run<TAct, DirectKernel.TwoVectors, Whole>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            case (false, true): Run<TAct, DirectKernel.OneVector, Whole>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            case (true, false): Run<TAct, DirectKernel.TwoVectors, MaskedEdge>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
-            default: Run<TAct, DirectKernel.OneVector, MaskedEdge>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (true, true): Run<TAct, DirectKernel.TwoVectors, Whole, TFinish>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (false, true): Run<TAct, DirectKernel.OneVector, Whole, TFinish>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            case (true, false): Run<TAct, DirectKernel.TwoVectors, MaskedEdge, TFinish>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
+            default: Run<TAct, DirectKernel.OneVector, MaskedEdge, TFinish>(nr, rows, kc, ref a, rowStride, colStride, ref b, bStride, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation); break;
         }
+    }
+
+    /// <summary>
+    /// What the stores carry. <see cref="Plain"/> (alpha = 1, beta = 0, no epilogue: every GEMM of a training step
+    /// but the fused forward) stores the accumulators as they are (acc·1 is acc, bit for bit), <see cref="Scaled"/>
+    /// stores alpha·acc, <see cref="Full"/> tests for beta·C, bias and activation per row. For a shallow product
+    /// the stores are most of a tile, and three predicted branches per row cost more than its multiply-adds.
+    /// </summary>
+    private interface IFinish
+    {
+        static abstract bool General { get; }
+
+        static abstract bool Scales { get; }
+    }
+
+    private readonly struct Plain : IFinish
+    {
+        public static bool General => false;
+
+        public static bool Scales => false;
+    }
+
+    private readonly struct Scaled : IFinish
+    {
+        public static bool General => false;
+
+        public static bool Scales => true;
+    }
+
+    private readonly struct Full : IFinish
+    {
+        public static bool General => true;
+
+        public static bool Scales => true;
     }
 
     private interface IEdge
@@ -56,10 +109,11 @@ internal static class DirectKernel512
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Run<TAct, TCols, TEdge>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+    private static unsafe void Run<TAct, TCols, TEdge, TFinish>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
         where TCols : struct, DirectKernel.IVectorCount
         where TEdge : struct, IEdge
+        where TFinish : struct, IFinish
     {
         var two = TCols.Two;
         var zero = Vector512<float>.Zero;
@@ -73,7 +127,9 @@ internal static class DirectKernel512
         // Everything the stores need is loop-invariant: broadcast once, not per tile or per row.
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
-        var hasBeta = beta != 0f;
+        var scales = TFinish.Scales;
+        var hasBeta = TFinish.General && beta != 0f;
+        epilogue &= TFinish.General;
         hasBias &= epilogue;
         var bias0 = zero;
         var bias1 = zero;
@@ -158,34 +214,34 @@ internal static class DirectKernel512
                 // Accumulator i of the first half is row i; accumulator 6 + i of the second half is row second + i,
                 // stored from row 6 on. A whole tile (second = 6) stores all twelve; the branches are the same
                 // every tile but the last, so they predict.
-                Row(c00, c01, two, cRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                Row(c00, c01, two, cRow, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
                 var secondRow = cRow + (second * ldc);
-                if (second >= 6) { Row(c60, c61, two, secondRow, masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 6) { Row(c60, c61, two, secondRow, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
 
                 cRow += Rows * ldc;
             }
         }
     }
 
-    /// <summary>One row: alpha·acc + beta·C (C not read when beta is 0), then bias and activation, then the store.</summary>
+    /// <summary>One row: alpha·acc (skipped when alpha is 1) + beta·C (C not read when beta is 0), then bias and activation, then the store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Row<TAct>(Vector512<float> acc0, Vector512<float> acc1, bool two, float* target, bool masked, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
+    private static unsafe void Row<TAct>(Vector512<float> acc0, Vector512<float> acc1, bool two, float* target, bool masked, Vector512<float> m0, Vector512<float> m1, bool scales, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
         where TAct : struct, IActivationOperator
     {
-        Store(Finish(acc0 * va, target, masked, m0, hasBeta, vb, epilogue, hasBias, bias0, activation), target, masked, m0);
+        Store(Finish(scales ? acc0 * va : acc0, target, masked, m0, hasBeta, vb, epilogue, hasBias, bias0, activation), target, masked, m0);
         if (two)
         {
-            Store(Finish(acc1 * va, target + 16, masked, m1, hasBeta, vb, epilogue, hasBias, bias1, activation), target + 16, masked, m1);
+            Store(Finish(scales ? acc1 * va : acc1, target + 16, masked, m1, hasBeta, vb, epilogue, hasBias, bias1, activation), target + 16, masked, m1);
         }
     }
 
