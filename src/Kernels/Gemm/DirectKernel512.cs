@@ -211,9 +211,39 @@ internal static class DirectKernel512
                     }
                 }
 
-                // Accumulator i of the first half is row i; accumulator 6 + i of the second half is row second + i,
-                // stored from row 6 on. A whole tile (second = 6) stores all twelve; the branches are the same
-                // every tile but the last, so they predict.
+                // A whole tile stores its twelve rows in order with no tests; a last partial tile takes the tested
+                // sequence below. Accumulator i of the first half is row i; accumulator 6 + i of the second half is
+                // row second + i, stored from row 6 on.
+                if (r == Rows)
+                {
+                    var row = cRow;
+                    Row(c00, c01, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c10, c11, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c20, c21, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c30, c31, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c40, c41, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c50, c51, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c60, c61, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c70, c71, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c80, c81, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c90, c91, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(ca0, ca1, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(cb0, cb1, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    cRow += Rows * ldc;
+                    continue;
+                }
+
                 Row(c00, c01, two, cRow, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
                 if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
                 if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
