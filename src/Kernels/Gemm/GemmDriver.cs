@@ -35,9 +35,22 @@ internal static class GemmDriver
     // Up to this depth a direct tile costs more in stores than in multiply-adds, and the engine runs rows outer.
     private const int ShallowK = 16;
 
-    /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
     [ThreadStatic]
-    internal static Path t_forcedPath;
+    private static Path t_forcedPath;
+
+    // Set once any thread forces a path, so production calls skip the thread-static read (see Isa.Active).
+    private static volatile bool s_anyForced;
+
+    /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
+    internal static Path ForcedPath
+    {
+        get => s_anyForced ? t_forcedPath : Path.Auto;
+        set
+        {
+            s_anyForced = true;
+            t_forcedPath = value;
+        }
+    }
 
     /// <summary>Packing buffers, allocated once per thread on the pinned heap and reused by every call.</summary>
     [ThreadStatic]
@@ -59,7 +72,7 @@ internal static class GemmDriver
     internal static Path Choose(in Problem p)
     {
         var dotFits = p.TransA == Transpose.None;
-        switch (t_forcedPath)
+        switch (ForcedPath)
         {
             case Path.Packed: return Path.Packed;
             case Path.Direct: return Path.Direct;
@@ -198,9 +211,12 @@ internal static class GemmDriver
         ref var biasBase = ref MemoryMarshal.GetReference(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
-        for (var i = rowStart; i < rowEnd; i += blockRows)
+        // One sliver has nothing to keep in L1 between slivers: all its rows go in one call (a call costs about as
+        // much as a 12-row tile at k = 4).
+        var step = colEnd - colStart <= nrBlock ? rowEnd - rowStart : blockRows;
+        for (var i = rowStart; i < rowEnd; i += step)
         {
-            var rows = Math.Min(blockRows, rowEnd - i);
+            var rows = Math.Min(step, rowEnd - i);
             for (var jr = colStart; jr < colEnd; jr += nrBlock)
             {
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;

@@ -221,17 +221,23 @@ public static class Sgemm
             return;
         }
 
+        // The small-problem test comes first: a shallow 150×5 product is done in 200 ns, and the split arithmetic
+        // (a division) would be a noticeable part of it.
         var threads = Math.Min(options.Threads == 0 ? DefaultThreads : options.Threads, WorkerPool.MaxParallelism);
-        var work = (long)p.M * p.N * p.K;
-        var blocking = GemmBlocking.For<TVec>();
+        var path = GemmDriver.Choose(p);
+        if (threads <= 1 || (long)p.M * p.N * p.K < ParallelThreshold)
+        {
+            GemmDriver.Run<TVec, TAct>(path, p, a, b, c, bias, activation, 0, p.M, 0, p.N);
+            return;
+        }
 
         // Split the longer side of C into per-thread ranges aligned to the register tile.
+        var blocking = GemmBlocking.For<TVec>();
         var splitRows = p.M >= p.N;
         var tile = splitRows ? blocking.MR : blocking.NR;
         var extent = splitRows ? p.M : p.N;
         threads = (int)Math.Min(threads, (extent + tile - 1) / tile);
-        var path = GemmDriver.Choose(p);
-        if (threads <= 1 || work < ParallelThreshold)
+        if (threads <= 1)
         {
             GemmDriver.Run<TVec, TAct>(path, p, a, b, c, bias, activation, 0, p.M, 0, p.N);
             return;

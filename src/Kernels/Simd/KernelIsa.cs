@@ -32,6 +32,10 @@ public static class Isa
     [ThreadStatic]
     private static KernelIsa? t_pinned;
 
+    // Set once any thread pins a path. Until then Active skips the thread-static read, which on Linux is a call
+    // into the runtime's TLS helper: a few nanoseconds, a tenth of a 150×5×4 GEMM.
+    private static volatile bool s_anyPinned;
+
     /// <summary>The widest path this process may use: the hardware's best, capped by <c>KERNELS_ISA</c>.</summary>
     public static KernelIsa Best { get; } = DetectBest();
 
@@ -42,7 +46,7 @@ public static class Isa
     public static KernelIsa Active
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => t_pinned ?? Best;
+        get => s_anyPinned ? t_pinned ?? Best : Best;
     }
 
     /// <summary>
@@ -58,6 +62,7 @@ public static class Isa
         }
 
         var scope = new PinScope(t_pinned);
+        s_anyPinned = true;
         t_pinned = isa;
         return scope;
     }

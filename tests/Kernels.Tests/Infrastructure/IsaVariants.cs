@@ -39,7 +39,7 @@ public static class IsaVariants
         {
             foreach (var engine in new[] { Kernels.Gemm.GemmDriver.Path.Packed, Kernels.Gemm.GemmDriver.Path.Direct, Kernels.Gemm.GemmDriver.Path.Dot })
             {
-                Kernels.Gemm.GemmDriver.t_forcedPath = engine;
+                Kernels.Gemm.GemmDriver.ForcedPath = engine;
                 try
                 {
                     body(isa);
@@ -50,7 +50,7 @@ public static class IsaVariants
                 }
                 finally
                 {
-                    Kernels.Gemm.GemmDriver.t_forcedPath = Kernels.Gemm.GemmDriver.Path.Auto;
+                    Kernels.Gemm.GemmDriver.ForcedPath = Kernels.Gemm.GemmDriver.Path.Auto;
                 }
             }
         });
