@@ -197,7 +197,7 @@ public static class Sgemm
             => Dispatch(problem, _a, _b, _c, _bias, activation, options);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void Dispatch<TAct>(in GemmDriver.Problem problem, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TAct : struct, IActivationOperator
     {
@@ -211,7 +211,7 @@ public static class Sgemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Execute<TVec, TAct>(in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
+    private static void Execute<TVec, TAct>(in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {
@@ -231,6 +231,15 @@ public static class Sgemm
             return;
         }
 
+        ExecuteParallel<TVec, TAct>(path, p, a, b, c, bias, activation, threads);
+    }
+
+    /// <summary>The split of a problem big enough to repay the fork and join.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static unsafe void ExecuteParallel<TVec, TAct>(GemmDriver.Path path, in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int threads)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
         // Split the longer side of C into per-thread ranges aligned to the register tile.
         var blocking = GemmBlocking.For<TVec>();
         var splitRows = p.M >= p.N;

@@ -82,7 +82,15 @@ internal static class ParallelSlices
                 return;
             }
 
-            // The caller's ISA path (tests pin one) travels with the work to the worker thread.
+            // The caller's ISA path (tests pin one) travels with the work to the worker thread. An unpinned caller
+            // runs on Best, which is every thread's default, so nothing is pinned then (a pin anywhere makes every
+            // later Isa.Active read its thread-static).
+            if (_isa == Isa.Best)
+            {
+                _work.Run(start, length);
+                return;
+            }
+
             using (Isa.Pin(_isa))
             {
                 _work.Run(start, length);
