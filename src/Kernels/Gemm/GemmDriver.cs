@@ -88,7 +88,7 @@ internal static class GemmDriver
     }
 
     /// <summary>Runs the chosen engine on one rectangle of C.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TVec, TAct>(Path path, in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -96,6 +96,9 @@ internal static class GemmDriver
         switch (path)
         {
             case Path.Dot: RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
+            case Path.Direct when typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None:
+                RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
+                break;
             case Path.Direct: RunDirect<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
             default: RunPacked<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
         }
@@ -107,7 +110,7 @@ internal static class GemmDriver
     /// sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows past it. B is read in place
     /// when op(B) is B and the sliver is whole (any sliver on Vector512, whose loads are masked); otherwise it is
     /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
-    /// Shallow products on Vector512 take <see cref="RunShallow{TAct}"/> instead.
+    /// Shallow products on Vector512 take <see cref="RunShallow{TAct}"/> instead (chosen in <see cref="Run{TVec, TAct}"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunDirect<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
@@ -117,11 +120,6 @@ internal static class GemmDriver
         var blocking = GemmBlocking.For<TVec>();
         var w = TVec.Count;
         var nrBlock = 2 * w;
-        if (typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None)
-        {
-            RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
-            return;
-        }
 
         // The per-thread sliver buffer is fetched only when a sliver has to be packed (a thread-static read
         // is a few nanoseconds, noticeable on a 12×32 product).
@@ -199,7 +197,7 @@ internal static class GemmDriver
     /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
     /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in place.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TAct : struct, IActivationOperator
     {
