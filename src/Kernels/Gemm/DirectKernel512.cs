@@ -26,7 +26,7 @@ internal static class DirectKernel512
     /// its own rows of A (the spare accumulators repeat a valid row and are not stored). B, C and the bias are
     /// read and written through masks past column nr, so B can be read in place at any width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
     public static void Run<TAct>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {

@@ -69,6 +69,7 @@ internal static class GemmDriver
     /// Packed: everything else. A pinned path that cannot serve the shape (Dot with op(A) transposed) falls
     /// back to Direct.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Path Choose(in Problem p)
     {
         var dotFits = p.TransA == Transpose.None;
