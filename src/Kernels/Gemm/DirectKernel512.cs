@@ -155,8 +155,16 @@ internal static class DirectKernel512
                 var r = Math.Min(Rows, rows - done);
                 var second = Math.Max(r - 6, 0);
                 var upper = r > 6;
-                nint o1 = Math.Min(1, r - 1) * rowStride, o2 = Math.Min(2, r - 1) * rowStride, o3 = Math.Min(3, r - 1) * rowStride;
-                nint o4 = Math.Min(4, r - 1) * rowStride, o5 = Math.Min(5, r - 1) * rowStride;
+                nint o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
+                if (r < Rows)
+                {
+                    o1 = Math.Min(1, r - 1) * rowStride;
+                    o2 = Math.Min(2, r - 1) * rowStride;
+                    o3 = Math.Min(3, r - 1) * rowStride;
+                    o4 = Math.Min(4, r - 1) * rowStride;
+                    o5 = Math.Min(5, r - 1) * rowStride;
+                }
+
                 Vector512<float> c00 = zero, c01 = zero, c10 = zero, c11 = zero, c20 = zero, c21 = zero, c30 = zero, c31 = zero;
                 Vector512<float> c40 = zero, c41 = zero, c50 = zero, c51 = zero, c60 = zero, c61 = zero, c70 = zero, c71 = zero;
                 Vector512<float> c80 = zero, c81 = zero, c90 = zero, c91 = zero, ca0 = zero, ca1 = zero, cb0 = zero, cb1 = zero;
