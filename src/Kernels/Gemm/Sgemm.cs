@@ -52,6 +52,7 @@ public static class Sgemm
     /// <param name="c">C, m×n row-major with leading dimension <paramref name="ldc"/> ≥ n.</param>
     /// <param name="ldc">Distance between rows of C.</param>
     /// <param name="options">Threads.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, GemmOptions options = default)
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, default, Activation.Identity, options, epilogue: false);
 
@@ -75,6 +76,7 @@ public static class Sgemm
     /// <param name="bias">Per-column bias, length n, or empty.</param>
     /// <param name="activation">The activation applied last.</param>
     /// <param name="options">Threads.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options = default)
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation, options, epilogue: true);
 
