@@ -44,6 +44,7 @@ internal static class GemmDriver
     /// <summary>Tests pin a path per thread to exercise every engine on every shape; <see cref="Path.Auto"/> otherwise.</summary>
     internal static Path ForcedPath
     {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get => s_anyForced ? t_forcedPath : Path.Auto;
         set
         {
