@@ -172,6 +172,90 @@ internal static class DirectKernel512
                 ref var a6 = ref Unsafe.Add(ref ap, second * rowStride);
                 var bp = b0Base;
 
+                // One vector wide with 24 rows left: the tile takes 24 rows (the accumulators the two-vector tile
+                // uses for its second column vector hold rows 12…23), so each B load, loop step and tile set-up
+                // serves twice the rows. Shallow narrow products (a 150×4 by 4×5 layer) are mostly that overhead.
+                // Only while A's rows are at most 64 floats apart: 24 rows 4 KB apart all fall in one set of the
+                // 12-way L1 and evict each other every step (1024×16×1024 ran 2.3× slower).
+                if (!two && rows - done >= 2 * Rows && rowStride <= 64)
+                {
+                    ref var a12 = ref Unsafe.Add(ref ap, 12 * rowStride);
+                    ref var a18 = ref Unsafe.Add(ref ap, 18 * rowStride);
+                    for (var p = 0; p < kc; p++)
+                    {
+                        var b0 = masked ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
+                        c00 = Vector512.FusedMultiplyAdd(Vector512.Create(ap), b0, c00); c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a12), b0, c01);
+                        c10 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o1)), b0, c10); c11 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o1)), b0, c11);
+                        c20 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o2)), b0, c20); c21 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o2)), b0, c21);
+                        c30 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o3)), b0, c30); c31 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o3)), b0, c31);
+                        c40 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o4)), b0, c40); c41 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o4)), b0, c41);
+                        c50 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o5)), b0, c50); c51 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o5)), b0, c51);
+                        c60 = Vector512.FusedMultiplyAdd(Vector512.Create(a6), b0, c60); c61 = Vector512.FusedMultiplyAdd(Vector512.Create(a18), b0, c61);
+                        c70 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a6, o1)), b0, c70); c71 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a18, o1)), b0, c71);
+                        c80 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a6, o2)), b0, c80); c81 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a18, o2)), b0, c81);
+                        c90 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a6, o3)), b0, c90); c91 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a18, o3)), b0, c91);
+                        ca0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a6, o4)), b0, ca0); ca1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a18, o4)), b0, ca1);
+                        cb0 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a6, o5)), b0, cb0); cb1 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a18, o5)), b0, cb1);
+                        ap = ref Unsafe.Add(ref ap, colStride);
+                        a6 = ref Unsafe.Add(ref a6, colStride);
+                        a12 = ref Unsafe.Add(ref a12, colStride);
+                        a18 = ref Unsafe.Add(ref a18, colStride);
+                        bp += bStride;
+                    }
+
+                    var row = cRow;
+                    Row(c00, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c10, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c20, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c30, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c40, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c50, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c60, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c70, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c80, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c90, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(ca0, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(cb0, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c01, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c11, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c21, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c31, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c41, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c51, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c61, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c71, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c81, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(c91, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(ca1, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row += ldc;
+                    Row(cb1, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    cRow += 2 * Rows * ldc;
+                    done += Rows;
+                    continue;
+                }
+
                 // A tile of at most six rows runs only the first half's multiply-adds (the second half would repeat
                 // rows that are not stored): at k = 64 the 4-row remainder of m = 64 then costs half a tile. Two
                 // loops rather than a test inside one keep the whole tiles' loop free of the branch and its register.
