@@ -175,13 +175,14 @@ public class SgemmTests
     public void Every_row_count_of_a_register_tile()
     {
         // m = 1…25 reaches every partial last tile (1…11 rows after 0, 1 or 2 whole 12-row tiles, and the 8/4/2/1
-        // row kernels of the narrower paths); the widths cover one masked, one whole, two masked and two whole
-        // vectors, shallow (k = 3) and deep (k = 40) products, and B read in place or packed.
+        // row kernels of the narrower paths); 36, 47, 48 and 49 put 24-row one-vector tiles before 12-row and
+        // partial ones. The widths cover one masked, one whole, two masked and two whole vectors, shallow (k = 3)
+        // and deep (k = 40) products, and B read in place or packed.
         int[] widths = [5, 16, 21, 32, 37];
         IsaVariants.ForEachGemmEngine(_ =>
         {
             var seed = 0;
-            for (var m = 1; m <= 25; m++)
+            foreach (var m in Enumerable.Range(1, 25).Concat([36, 47, 48, 49]))
             {
                 foreach (var n in widths)
                 {
