@@ -204,53 +204,10 @@ internal static class DirectKernel512
                     }
 
                     var row = cRow;
-                    Row(c00, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c10, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c20, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c30, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c40, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c50, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c60, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c70, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c80, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c90, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(ca0, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(cb0, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c01, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c11, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c21, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c31, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c41, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c51, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c61, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c71, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c81, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c91, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(ca1, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(cb1, zero, false, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix(c00, zero, c10, zero, c20, zero, c30, zero, c40, zero, c50, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix(c60, zero, c70, zero, c80, zero, c90, zero, ca0, zero, cb0, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix(c01, zero, c11, zero, c21, zero, c31, zero, c41, zero, c51, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    StoreSix(c61, zero, c71, zero, c81, zero, c91, zero, ca1, zero, cb1, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
                     cRow += 2 * Rows * ldc;
                     done += Rows;
                     continue;
@@ -308,30 +265,8 @@ internal static class DirectKernel512
                 // row second + i, stored from row 6 on.
                 if (r == Rows)
                 {
-                    var row = cRow;
-                    Row(c00, c01, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c10, c11, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c20, c21, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c30, c31, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c40, c41, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c50, c51, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c60, c61, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c70, c71, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c80, c81, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(c90, c91, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(ca0, ca1, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row += ldc;
-                    Row(cb0, cb1, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    var row = StoreSix(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, two, cRow, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    StoreSix(c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1, two, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
                     cRow += Rows * ldc;
                     continue;
                 }
@@ -353,6 +288,28 @@ internal static class DirectKernel512
                 cRow += Rows * ldc;
             }
         }
+    }
+
+    /// <summary>Six consecutive rows (accumulator pairs per row) from <paramref name="row"/> on; returns the row after them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float* StoreSix<TAct>(
+        Vector512<float> r00, Vector512<float> r01, Vector512<float> r10, Vector512<float> r11, Vector512<float> r20, Vector512<float> r21,
+        Vector512<float> r30, Vector512<float> r31, Vector512<float> r40, Vector512<float> r41, Vector512<float> r50, Vector512<float> r51,
+        bool two, float* row, nint ldc, bool masked, Vector512<float> m0, Vector512<float> m1, bool scales, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        Row(r00, r01, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        row += ldc;
+        Row(r10, r11, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        row += ldc;
+        Row(r20, r21, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        row += ldc;
+        Row(r30, r31, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        row += ldc;
+        Row(r40, r41, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        row += ldc;
+        Row(r50, r51, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        return row + ldc;
     }
 
     /// <summary>One row: alpha·acc (skipped when alpha is 1) + beta·C (C not read when beta is 0), then bias and activation, then the store.</summary>
