@@ -33,7 +33,7 @@ public static class Isa
     private static KernelIsa? t_pinned;
 
     // Set once any thread pins a path. Until then Active skips the thread-static read, which on Linux is a call
-    // into the runtime's TLS helper: a few nanoseconds, a tenth of a 150×5×4 GEMM.
+    // into the runtime's TLS helper: a few nanoseconds per call, 2–4% of a 150×5×4 GEMM.
     private static volatile bool s_anyPinned;
 
     /// <summary>The widest path this process may use: the hardware's best, capped by <c>KERNELS_ISA</c>.</summary>
