@@ -54,7 +54,7 @@ internal readonly struct Rows1 : IRowCount
 internal static class DirectKernel
 {
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static void Run<TVec, TRows, TAct>(bool twoVectors, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TRows : struct, IRowCount
@@ -86,7 +86,7 @@ internal static class DirectKernel
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Run<TVec, TRows, TAct, TCols>(int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TRows : struct, IRowCount
@@ -135,7 +135,7 @@ internal static class DirectKernel
     }
 
     /// <summary>An edge tile (nr short of the kernel's width): every row through masked partial vectors.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void StoreEdge<TVec, TAct>(ref float tile, int rows, bool two, ref float c, nint ldc, int nr, TVec va, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -158,7 +158,7 @@ internal static class DirectKernel
     }
 
     /// <summary>The k loop on the generic vector type; leaves the rows×(one or two vectors) sums in the tile.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Accumulate<TVec, TRows, TCols>(int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float tile)
         where TVec : struct, ISimdFloat<TVec>
         where TRows : struct, IRowCount
@@ -216,7 +216,7 @@ internal static class DirectKernel
     /// scratch register plus a copy back to the accumulator (three instructions per FMA); on the raw type it
     /// emits one vfmadd231ps per FMA, as in the packed 12×32 kernel.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Accumulate512<TRows, TCols>(int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float tile)
         where TRows : struct, IRowCount
         where TCols : struct, IVectorCount

@@ -26,7 +26,7 @@ internal static class DirectKernel512
     /// its own rows of A (the spare accumulators repeat a valid row and are not stored). B, C and the bias are
     /// read and written through masks past column nr, so B can be read in place at any width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
     public static void Run<TAct>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
@@ -68,29 +68,21 @@ internal static class DirectKernel512
     private interface IFinish
     {
         static abstract bool General { get; }
-
-        static abstract bool Scales { get; }
     }
 
     private readonly struct Plain : IFinish
     {
         public static bool General => false;
-
-        public static bool Scales => false;
     }
 
     private readonly struct Scaled : IFinish
     {
         public static bool General => false;
-
-        public static bool Scales => true;
     }
 
     private readonly struct Full : IFinish
     {
         public static bool General => true;
-
-        public static bool Scales => true;
     }
 
     private interface IEdge
@@ -108,7 +100,7 @@ internal static class DirectKernel512
         public static bool Masked => true;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static unsafe void Run<TAct, TCols, TEdge, TFinish>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
         where TCols : struct, DirectKernel.IVectorCount
@@ -127,18 +119,25 @@ internal static class DirectKernel512
         // Everything the stores need is loop-invariant: broadcast once, not per tile or per row.
         var va = Vector512.Create(alpha);
         var vb = Vector512.Create(beta);
-        var scales = TFinish.Scales;
         var hasBeta = TFinish.General && beta != 0f;
         epilogue &= TFinish.General;
         hasBias &= epilogue;
+
+        // A one-instruction activation (identity, ReLU) is applied in registers before each row's
+        // store. A longer one (leaky ReLU, sigmoid, tanh, GELU, …) is applied to each tile's rows right after they are stored,
+        // while they are in L1, by one call per tile: inlined into all 48 row stores it made this method too
+        // big for the JIT's inlining budget (the row stores then became calls passing vectors on the stack),
+        // and crossgen2 leaves such a method to the JIT. Either way each element gets the same operations.
+        var deferred = epilogue && !InlinesActivation<TAct>();
+        epilogue &= !deferred;
         var bias0 = zero;
         var bias1 = zero;
         if (hasBias)
         {
             fixed (float* pb = &bias)
             {
-                bias0 = masked ? Avx512F.MaskLoad(pb, m0, zero) : Vector512.Load(pb);
-                bias1 = !two ? zero : masked ? Avx512F.MaskLoad(pb + 16, m1, zero) : Vector512.Load(pb + 16);
+                bias0 = masked ? Avx512F.MaskLoad(pb, m0, zero) : Avx512F.LoadVector512(pb);
+                bias1 = !two ? zero : masked ? Avx512F.MaskLoad(pb + 16, m1, zero) : Avx512F.LoadVector512(pb + 16);
             }
         }
 
@@ -177,13 +176,13 @@ internal static class DirectKernel512
                 // serves twice the rows. Shallow narrow products (a 150×4 by 4×5 layer) are mostly that overhead.
                 // Only while A's rows are at most 64 floats apart: 24 rows 4 KB apart all fall in one set of the
                 // 12-way L1 and evict each other every step (1024×16×1024 ran 2.3× slower).
-                if (!two && rows - done >= 2 * Rows && rowStride <= 64)
+                if (typeof(TCols) == typeof(DirectKernel.OneVector) && rows - done >= 2 * Rows && rowStride <= 64)
                 {
                     ref var a12 = ref Unsafe.Add(ref ap, 12 * rowStride);
                     ref var a18 = ref Unsafe.Add(ref ap, 18 * rowStride);
                     for (var p = 0; p < kc; p++)
                     {
-                        var b0 = masked ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
+                        var b0 = masked ? Avx512F.MaskLoad(bp, m0, zero) : Avx512F.LoadVector512(bp);
                         c00 = Vector512.FusedMultiplyAdd(Vector512.Create(ap), b0, c00); c01 = Vector512.FusedMultiplyAdd(Vector512.Create(a12), b0, c01);
                         c10 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o1)), b0, c10); c11 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o1)), b0, c11);
                         c20 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, o2)), b0, c20); c21 = Vector512.FusedMultiplyAdd(Vector512.Create(Unsafe.Add(ref a12, o2)), b0, c21);
@@ -204,10 +203,15 @@ internal static class DirectKernel512
                     }
 
                     var row = cRow;
-                    row = StoreSix(c00, zero, c10, zero, c20, zero, c30, zero, c40, zero, c50, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row = StoreSix(c60, zero, c70, zero, c80, zero, c90, zero, ca0, zero, cb0, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    row = StoreSix(c01, zero, c11, zero, c21, zero, c31, zero, c41, zero, c51, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    StoreSix(c61, zero, c71, zero, c81, zero, c91, zero, ca1, zero, cb1, zero, false, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix<TAct, TCols, TEdge, TFinish>(c00, zero, c10, zero, c20, zero, c30, zero, c40, zero, c50, zero, row, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix<TAct, TCols, TEdge, TFinish>(c60, zero, c70, zero, c80, zero, c90, zero, ca0, zero, cb0, zero, row, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    row = StoreSix<TAct, TCols, TEdge, TFinish>(c01, zero, c11, zero, c21, zero, c31, zero, c41, zero, c51, zero, row, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    StoreSix<TAct, TCols, TEdge, TFinish>(c61, zero, c71, zero, c81, zero, c91, zero, ca1, zero, cb1, zero, row, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    if (deferred)
+                    {
+                        ActivateRows(cRow, ldc, 2 * Rows, nr, activation);
+                    }
+
                     cRow += 2 * Rows * ldc;
                     done += Rows;
                     continue;
@@ -221,8 +225,8 @@ internal static class DirectKernel512
                     for (var p = 0; p < kc; p++)
                     {
                         // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
-                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
-                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Avx512F.LoadVector512(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Avx512F.LoadVector512(bp + 16);
                         Vector512<float> x;
                         x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
                         x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
@@ -246,8 +250,8 @@ internal static class DirectKernel512
                     for (var p = 0; p < kc; p++)
                     {
                         // Past column nr the masked loads read nothing and give zeros, so B needs no padding.
-                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Vector512.Load(bp);
-                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Vector512.Load(bp + 16);
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Avx512F.LoadVector512(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Avx512F.LoadVector512(bp + 16);
                         Vector512<float> x;
                         x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
                         x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
@@ -265,25 +269,34 @@ internal static class DirectKernel512
                 // row second + i, stored from row 6 on.
                 if (r == Rows)
                 {
-                    var row = StoreSix(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, two, cRow, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                    StoreSix(c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1, two, row, ldc, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    var row = StoreSix<TAct, TCols, TEdge, TFinish>(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, cRow, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    StoreSix<TAct, TCols, TEdge, TFinish>(c60, c61, c70, c71, c80, c81, c90, c91, ca0, ca1, cb0, cb1, row, ldc, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                    if (deferred)
+                    {
+                        ActivateRows(cRow, ldc, Rows, nr, activation);
+                    }
+
                     cRow += Rows * ldc;
                     continue;
                 }
 
-                Row(c00, c01, two, cRow, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
-                if (r > 1) { Row(c10, c11, two, cRow + (1 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 2) { Row(c20, c21, two, cRow + (2 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 3) { Row(c30, c31, two, cRow + (3 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 4) { Row(c40, c41, two, cRow + (4 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (r > 5) { Row(c50, c51, two, cRow + (5 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                Row<TAct, TCols, TEdge, TFinish>(c00, c01, cRow, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+                if (r > 1) { Row<TAct, TCols, TEdge, TFinish>(c10, c11, cRow + (1 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 2) { Row<TAct, TCols, TEdge, TFinish>(c20, c21, cRow + (2 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 3) { Row<TAct, TCols, TEdge, TFinish>(c30, c31, cRow + (3 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 4) { Row<TAct, TCols, TEdge, TFinish>(c40, c41, cRow + (4 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (r > 5) { Row<TAct, TCols, TEdge, TFinish>(c50, c51, cRow + (5 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
                 var secondRow = cRow + (second * ldc);
-                if (second >= 6) { Row(c60, c61, two, secondRow, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 5) { Row(c70, c71, two, secondRow + (1 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 4) { Row(c80, c81, two, secondRow + (2 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 3) { Row(c90, c91, two, secondRow + (3 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 2) { Row(ca0, ca1, two, secondRow + (4 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
-                if (second >= 1) { Row(cb0, cb1, two, secondRow + (5 * ldc), masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 6) { Row<TAct, TCols, TEdge, TFinish>(c60, c61, secondRow, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 5) { Row<TAct, TCols, TEdge, TFinish>(c70, c71, secondRow + (1 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 4) { Row<TAct, TCols, TEdge, TFinish>(c80, c81, secondRow + (2 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 3) { Row<TAct, TCols, TEdge, TFinish>(c90, c91, secondRow + (3 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 2) { Row<TAct, TCols, TEdge, TFinish>(ca0, ca1, secondRow + (4 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (second >= 1) { Row<TAct, TCols, TEdge, TFinish>(cb0, cb1, secondRow + (5 * ldc), m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation); }
+                if (deferred)
+                {
+                    ActivateRows(cRow, ldc, r, nr, activation);
+                }
 
                 cRow += Rows * ldc;
             }
@@ -292,71 +305,137 @@ internal static class DirectKernel512
 
     /// <summary>Six consecutive rows (accumulator pairs per row) from <paramref name="row"/> on; returns the row after them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe float* StoreSix<TAct>(
+    private static unsafe float* StoreSix<TAct, TCols, TEdge, TFinish>(
         Vector512<float> r00, Vector512<float> r01, Vector512<float> r10, Vector512<float> r11, Vector512<float> r20, Vector512<float> r21,
         Vector512<float> r30, Vector512<float> r31, Vector512<float> r40, Vector512<float> r41, Vector512<float> r50, Vector512<float> r51,
-        bool two, float* row, nint ldc, bool masked, Vector512<float> m0, Vector512<float> m1, bool scales, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
+        float* row, nint ldc, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
         where TAct : struct, IActivationOperator
+        where TCols : struct, DirectKernel.IVectorCount
+        where TEdge : struct, IEdge
+        where TFinish : struct, IFinish
     {
-        Row(r00, r01, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r00, r01, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         row += ldc;
-        Row(r10, r11, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r10, r11, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         row += ldc;
-        Row(r20, r21, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r20, r21, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         row += ldc;
-        Row(r30, r31, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r30, r31, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         row += ldc;
-        Row(r40, r41, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r40, r41, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         row += ldc;
-        Row(r50, r51, two, row, masked, m0, m1, scales, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
+        Row<TAct, TCols, TEdge, TFinish>(r50, r51, row, m0, m1, va, hasBeta, vb, epilogue, hasBias, bias0, bias1, activation);
         return row + ldc;
     }
 
-    /// <summary>One row: alpha·acc (skipped when alpha is 1) + beta·C (C not read when beta is 0), then bias and activation, then the store.</summary>
+    /// <summary>
+    /// One row: alpha·acc (skipped when alpha is 1) + beta·C (C not read when beta is 0), then bias and activation,
+    /// then the store. The store form, width and edge are tested as typeof comparisons, written out where they
+    /// are used: the JIT folds those while it imports each inlined copy, so the 48 copies in a Plain or Scaled
+    /// kernel carry no epilogue code at all. Flags held in locals fold only later, after every copy of the
+    /// activation has been imported and counted against the method's inlining budget; with a long activation
+    /// that budget ran out and the row stores became calls passing vectors on the stack.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Row<TAct>(Vector512<float> acc0, Vector512<float> acc1, bool two, float* target, bool masked, Vector512<float> m0, Vector512<float> m1, bool scales, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
+    private static unsafe void Row<TAct, TCols, TEdge, TFinish>(Vector512<float> acc0, Vector512<float> acc1, float* target, Vector512<float> m0, Vector512<float> m1, Vector512<float> va, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias0, Vector512<float> bias1, TAct activation)
         where TAct : struct, IActivationOperator
+        where TCols : struct, DirectKernel.IVectorCount
+        where TEdge : struct, IEdge
+        where TFinish : struct, IFinish
     {
-        Store(Finish(scales ? acc0 * va : acc0, target, masked, m0, hasBeta, vb, epilogue, hasBias, bias0, activation), target, masked, m0);
-        if (two)
+        if (typeof(TFinish) == typeof(Plain))
         {
-            Store(Finish(scales ? acc1 * va : acc1, target + 16, masked, m1, hasBeta, vb, epilogue, hasBias, bias1, activation), target + 16, masked, m1);
+            Store<TEdge>(acc0, target, m0);
+        }
+        else
+        {
+            Store<TEdge>(Finish<TAct, TEdge, TFinish>(acc0 * va, target, m0, hasBeta, vb, epilogue, hasBias, bias0, activation), target, m0);
+        }
+
+        if (typeof(TCols) == typeof(DirectKernel.TwoVectors))
+        {
+            if (typeof(TFinish) == typeof(Plain))
+            {
+                Store<TEdge>(acc1, target + 16, m1);
+            }
+            else
+            {
+                Store<TEdge>(Finish<TAct, TEdge, TFinish>(acc1 * va, target + 16, m1, hasBeta, vb, epilogue, hasBias, bias1, activation), target + 16, m1);
+            }
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(Vector512<float> value, float* target, bool masked, Vector512<float> mask)
+    private static unsafe void Store<TEdge>(Vector512<float> value, float* target, Vector512<float> mask)
+        where TEdge : struct, IEdge
     {
-        if (masked)
+        if (typeof(TEdge) == typeof(MaskedEdge))
         {
             Avx512F.MaskStore(target, mask, value);
         }
         else
         {
-            Vector512.Store(value, target);
+            Avx512F.Store(target, value);
         }
     }
 
+    /// <summary>The Full store form: beta·C, bias, and an activation short enough to inline (see <see cref="Run{TAct, TCols, TEdge, TFinish}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector512<float> Finish<TAct>(Vector512<float> value, float* target, bool masked, Vector512<float> mask, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias, TAct activation)
+    private static unsafe Vector512<float> Finish<TAct, TEdge, TFinish>(Vector512<float> value, float* target, Vector512<float> mask, bool hasBeta, Vector512<float> vb, bool epilogue, bool hasBias, Vector512<float> bias, TAct activation)
         where TAct : struct, IActivationOperator
+        where TEdge : struct, IEdge
+        where TFinish : struct, IFinish
     {
-        if (hasBeta)
+        if (typeof(TFinish) == typeof(Full))
         {
-            var old = masked ? Avx512F.MaskLoad(target, mask, Vector512<float>.Zero) : Vector512.Load(target);
-            value = Vector512.FusedMultiplyAdd(old, vb, value);
-        }
+            if (hasBeta)
+            {
+                var old = typeof(TEdge) == typeof(MaskedEdge) ? Avx512F.MaskLoad(target, mask, Vector512<float>.Zero) : Avx512F.LoadVector512(target);
+                value = Vector512.FusedMultiplyAdd(old, vb, value);
+            }
 
-        if (epilogue)
-        {
             if (hasBias)
             {
                 value += bias;
             }
 
-            value = activation.Forward(new Vec512(value)).V;
+            if (epilogue && (typeof(TAct) == typeof(IdentityOperator) || typeof(TAct) == typeof(ReluOperator)))
+            {
+                value = activation.Forward(new Vec512(value)).V;
+            }
         }
 
         return value;
+    }
+
+    /// <summary>
+    /// Whether the activation is one instruction, cheap enough to inline into every row store (the list is
+    /// repeated in <see cref="Finish{TAct, TEdge, TFinish}"/>, where it has to be folded on import). Leaky ReLU's
+    /// compare and select already overran the inlining budget of the Full kernels.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool InlinesActivation<TAct>()
+        where TAct : struct, IActivationOperator =>
+        typeof(TAct) == typeof(IdentityOperator) || typeof(TAct) == typeof(ReluOperator);
+
+    /// <summary>
+    /// The activation over <paramref name="rows"/> rows of <paramref name="nr"/> ≤ 32 columns just stored from
+    /// <paramref name="row"/> on (still in L1): a call with pointer and integer arguments only, so it is a plain
+    /// call in the ReadyToRun image too. Masked past column nr, like the stores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    private static unsafe void ActivateRows<TAct>(float* row, nint ldc, int rows, int nr, TAct activation)
+        where TAct : struct, IActivationOperator
+    {
+        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr)).AsSingle();
+        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr - 16)).AsSingle();
+        for (var i = 0; i < rows; i++, row += ldc)
+        {
+            Avx512F.MaskStore(row, m0, activation.Forward(new Vec512(Avx512F.MaskLoad(row, m0, Vector512<float>.Zero))).V);
+            if (nr > 16)
+            {
+                Avx512F.MaskStore(row + 16, m1, activation.Forward(new Vec512(Avx512F.MaskLoad(row + 16, m1, Vector512<float>.Zero))).V);
+            }
+        }
     }
 }

@@ -24,7 +24,7 @@ internal static class DotKernel
 
     /// <summary>C[0..rows, 0..nc) from A rows (stride lda, length k) and four packed op(B) columns.</summary>
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static void Run<TVec, TAct>(int rows, int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, int nc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -65,7 +65,7 @@ internal static class DotKernel
 
     /// <summary>Sixteen rows of one column (a regression or binary-classification head): lane i of the tree is row i.</summary>
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Run16x1<TAct>(int k, ref float a, nint lda, ref float bt, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
@@ -100,7 +100,7 @@ internal static class DotKernel
 
     /// <summary>Eight rows of two columns: lane 2i + j of the tree is row i, column j.</summary>
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Run8x2<TAct>(int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
@@ -136,7 +136,7 @@ internal static class DotKernel
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Run4<TVec, TAct>(int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, int nc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -197,7 +197,7 @@ internal static class DotKernel
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Run1<TVec, TAct>(int k, ref float a, ref float bt, nint kPadded, ref float c, int nc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator

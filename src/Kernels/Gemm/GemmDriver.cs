@@ -90,7 +90,7 @@ internal static class GemmDriver
     }
 
     /// <summary>Runs the chosen engine on one rectangle of C.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
     public static void Run<TVec, TAct>(Path path, in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -114,7 +114,7 @@ internal static class GemmDriver
     /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
     /// Shallow products on Vector512 take <see cref="RunShallow{TAct}"/> instead (chosen in <see cref="Run{TVec, TAct}"/>).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void RunDirect<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -199,7 +199,7 @@ internal static class GemmDriver
     /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
     /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in place.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
     private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TAct : struct, IActivationOperator
     {
@@ -256,7 +256,7 @@ internal static class GemmDriver
     /// The narrow-output engine: for each group of four columns, op(B)'s columns are copied into four
     /// zero-padded rows, then every four rows of A meet them in <see cref="DotKernel"/>. Requires op(A) = A.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void RunDot<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -296,7 +296,7 @@ internal static class GemmDriver
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void RunPacked<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -358,7 +358,7 @@ internal static class GemmDriver
     /// Packs op(B)[pc..pc+kc, jc..jc+nc) into NR-wide slivers: sliver s holds, for each p, the NR values
     /// op(B)[pc + p, jc + s·NR ..], zero-padded past column n so the micro-kernel never branches on edges.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     internal static void PackB<TVec>(Transpose trans, ReadOnlySpan<float> b, int ldb, int pc, int kc, int jc, int nc, int nrBlock, Span<float> dest)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -406,7 +406,7 @@ internal static class GemmDriver
     /// Packs op(A)[ic..ic+mc, pc..pc+kc) into MR-tall slivers: sliver s holds, for each p, the MR values
     /// op(A)[ic + s·MR .., pc + p], zero-padded past row m.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     internal static void PackA(Transpose trans, ReadOnlySpan<float> a, int lda, int ic, int mc, int pc, int kc, int mrBlock, Span<float> dest)
     {
         for (var i0 = 0; i0 < mc; i0 += mrBlock)
@@ -442,7 +442,7 @@ internal static class GemmDriver
     /// transposes (four row loads, eight shuffles, four column stores); a scalar scatter costs about seven times as
     /// much and was 12% of a 1024³ multiply. The caller has checked that both blocks are in bounds.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void TransposeRows(ref float source, nint ld, int rows, int kc, ref float dest, nint destStride)
     {
         var r = 0;
@@ -469,7 +469,7 @@ internal static class GemmDriver
     /// Four rows (stride <paramref name="lda"/>, <paramref name="kc"/> long) as kc groups of four at stride
     /// <paramref name="mrBlock"/>: dest[k·MR + r] = source[r·lda + k]. Caller guarantees Sse.IsSupported.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void TransposeFour(ref float source, nint lda, int kc, ref float dest, nint mrBlock)
     {
         nint k = 0;

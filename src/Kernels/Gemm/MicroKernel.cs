@@ -20,7 +20,7 @@ internal static class MicroKernel
     public const int MR = 6;
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static void Run<TVec, TAct>(int kc, ref float a, ref float b, ref float c, nint ldc, int mr, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator

@@ -18,7 +18,7 @@ internal static class MicroKernel512x12x32
     public const int NR = 32;
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static void Run<TAct>(int kc, ref float a, ref float b, ref float c, nint ldc, int mr, int nr, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
@@ -82,8 +82,35 @@ internal static class MicroKernel512x12x32
         c90.StoreUnsafe(ref t, 288); c91.StoreUnsafe(ref t, 304);
         ca0.StoreUnsafe(ref t, 320); ca1.StoreUnsafe(ref t, 336);
         cb0.StoreUnsafe(ref t, 352); cb1.StoreUnsafe(ref t, 368);
-        new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref t, mr, ref c, ldc);
+        if (typeof(TAct) == typeof(SoftplusOperator) || typeof(TAct) == typeof(GeluErfOperator))
+        {
+            StoreTileJit(ref t, mr, nr, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
+        else
+        {
+            StoreTile(ref t, mr, nr, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
+        }
     }
+
+    /// <summary>
+    /// The tile's store, out of line: one call per 12×32 tile is nothing beside its kc·24 multiply-adds, and
+    /// keeping a long activation (softplus, erf GELU) out of <see cref="Run{TAct}"/> keeps that method inside the
+    /// JIT's inlining budget, so crossgen2 precompiles it for every activation.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    private static void StoreTile<TAct>(ref float tile, int mr, int nr, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator =>
+        new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref tile, mr, ref c, ldc);
+
+    /// <summary>
+    /// <see cref="StoreTile{TAct}"/> for the two longest activations, whose tile store alone overruns the inlining
+    /// budget: crossgen2 leaves it to the JIT, so it keeps AggressiveOptimization in every build rather than start
+    /// at tier 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void StoreTileJit<TAct>(ref float tile, int mr, int nr, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+        where TAct : struct, IActivationOperator =>
+        new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref tile, mr, ref c, ldc);
 
     /// <summary>
     /// Starts fetching the C tile's lines while the k loop runs: at n ≥ 1024 C has left L2 by the time its tile

@@ -80,7 +80,7 @@ public static class Sgemm
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options = default)
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation, options, epilogue: true);
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options, bool epilogue)
     {
         // A small product (a 150×5 output layer) costs about as much as the call, so the common valid case is
@@ -199,7 +199,7 @@ public static class Sgemm
             => Dispatch(problem, _a, _b, _c, _bias, activation, options);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
     private static void Dispatch<TAct>(in GemmDriver.Problem problem, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TAct : struct, IActivationOperator
     {
@@ -212,7 +212,7 @@ public static class Sgemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void Execute<TVec, TAct>(in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -237,7 +237,7 @@ public static class Sgemm
     }
 
     /// <summary>The split of a problem big enough to repay the fork and join.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    [MethodImpl(Compile.Hot | MethodImplOptions.NoInlining)]
     private static unsafe void ExecuteParallel<TVec, TAct>(GemmDriver.Path path, in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int threads)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator

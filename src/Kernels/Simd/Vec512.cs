@@ -4,7 +4,13 @@ using System.Runtime.Intrinsics.X86;
 
 namespace Kernels.Simd;
 
-/// <summary>The 512-bit implementation of <see cref="ISimdFloat{TSelf}"/> over <see cref="Vector512{T}"/>.</summary>
+/// <summary>
+/// The 512-bit implementation of <see cref="ISimdFloat{TSelf}"/> over <see cref="Vector512{T}"/>. Min, max, the
+/// float-to-int conversion and the integer shifts call <see cref="Avx512F"/> directly (the same instructions the
+/// cross-platform helpers emit here): this type only runs where AVX-512F is present, and crossgen2 compiles
+/// those intrinsics into the ReadyToRun image, whereas a method calling Vector512.MaxNative,
+/// ConvertToInt32Native or the shift helpers is left for the JIT at run time.
+/// </summary>
 internal readonly struct Vec512 : ISimdFloat<Vec512>
 {
     public readonly Vector512<float> V;
@@ -53,10 +59,10 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     public static Vec512 Fma(Vec512 a, Vec512 b, Vec512 c) => new(Vector512.FusedMultiplyAdd(a.V, b.V, c.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vec512 MaxNative(Vec512 left, Vec512 right) => new(Vector512.MaxNative(left.V, right.V));
+    public static Vec512 MaxNative(Vec512 left, Vec512 right) => new(Avx512F.Max(left.V, right.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vec512 MinNative(Vec512 left, Vec512 right) => new(Vector512.MinNative(left.V, right.V));
+    public static Vec512 MinNative(Vec512 left, Vec512 right) => new(Avx512F.Min(left.V, right.V));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 GreaterThan(Vec512 left, Vec512 right) => new(Vector512.GreaterThan(left.V, right.V));
@@ -85,7 +91,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 ScaleByPow2(Vec512 value, Vec512 n)
     {
-        var bits = Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V) + Vector512.Create(127), 23);
+        var bits = Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32WithTruncation(n.V) + Vector512.Create(127), 23);
         return new(value.V * bits.AsSingle());
     }
 
@@ -95,7 +101,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
         // Shift the bits so that mantissas at or above √2 (0x3FB504F3) roll into the next exponent;
         // the mantissa is then rebuilt around √½ and lands in [√½, √2).
         var bits = value.V.AsInt32() + Vector512.Create(0x3F800000 - 0x3F3504F3);
-        exponent = new(Vector512.ConvertToSingle(Vector512.ShiftRightArithmetic(bits, 23) - Vector512.Create(127)));
+        exponent = new(Vector512.ConvertToSingle(Avx512F.ShiftRightArithmetic(bits, 23) - Vector512.Create(127)));
         var mantissa = (bits & Vector512.Create(0x007FFFFF)) + Vector512.Create(0x3F3504F3);
         return new(mantissa.AsSingle());
     }
@@ -105,7 +111,7 @@ internal readonly struct Vec512 : ISimdFloat<Vec512>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vec512 AddToExponent(Vec512 value, Vec512 n) =>
-        new((Vector512.AsInt32(value.V) + Vector512.ShiftLeft(Vector512.ConvertToInt32Native(n.V), 23)).AsSingle());
+        new((Vector512.AsInt32(value.V) + Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32WithTruncation(n.V), 23)).AsSingle());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vec512 LoadPartial(ref float source, nuint index, nuint count, float fill)
