@@ -123,13 +123,13 @@ internal static class DirectKernel512
         epilogue &= TFinish.General;
         hasBias &= epilogue;
 
-        // A one-instruction activation (identity, ReLU) is applied in registers before each row's
-        // store. A longer one (leaky ReLU, sigmoid, tanh, GELU, …) is applied to each tile's rows right after they are stored,
-        // while they are in L1, by one call per tile: inlined into all 48 row stores it made this method too
-        // big for the JIT's inlining budget (the row stores then became calls passing vectors on the stack),
-        // and crossgen2 leaves such a method to the JIT. Either way each element gets the same operations.
+        // A one-instruction activation (identity, ReLU) is applied in registers before each row's store (Finish
+        // skips any other). A longer one (leaky ReLU, sigmoid, tanh, GELU, …) is applied to each tile's rows right
+        // after they are stored, while they are in L1, by one call per tile: inlined into all 48 row stores it
+        // made this method too big for the JIT's inlining budget (the row stores then became calls passing
+        // vectors on the stack), and crossgen2 leaves such a method to the JIT. Either way each element gets the
+        // same operations.
         var deferred = epilogue && !InlinesActivation<TAct>();
-        epilogue &= !deferred;
         var bias0 = zero;
         var bias1 = zero;
         if (hasBias)
