@@ -25,6 +25,15 @@ internal static unsafe partial class OpenBlas
 
     public static string CoreName => Marshal.PtrToStringAnsi(GetCoreName()) ?? "?";
 
+    /// <summary>C = alpha·A·B + beta·C with no Kernels type in its signature, so that calling it does not load Kernels.</summary>
+    public static void Sgemm(int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+    {
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            CblasSgemm(RowMajor, NoTrans, NoTrans, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        }
+    }
+
     public static void Sgemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
     {
         fixed (float* pa = a, pb = b, pc = c)

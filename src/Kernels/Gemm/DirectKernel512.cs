@@ -113,8 +113,8 @@ internal static class DirectKernel512
         // The edge masks: lanes [0, nr) of the sliver's two vectors. Masked loads and stores need addresses,
         // so C is pinned once for the whole call rather than once per masked instruction.
         var masked = TEdge.Masked;
-        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr)).AsSingle();
-        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr - 16)).AsSingle();
+        var m0 = Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)nr));
+        var m1 = Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)(nr - 16)));
 
         // Everything the stores need is loop-invariant: broadcast once, not per tile or per row.
         var va = Vector512.Create(alpha);
@@ -427,8 +427,8 @@ internal static class DirectKernel512
     private static unsafe void ActivateRows<TAct>(float* row, nint ldc, int rows, int nr, TAct activation)
         where TAct : struct, IActivationOperator
     {
-        var m0 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr)).AsSingle();
-        var m1 = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(nr - 16)).AsSingle();
+        var m0 = Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)nr));
+        var m1 = Vector512.LessThan(Vector512<float>.Indices, Vector512.Create((float)(nr - 16)));
         for (var i = 0; i < rows; i++, row += ldc)
         {
             Avx512F.MaskStore(row, m0, activation.Forward(new Vec512(Avx512F.MaskLoad(row, m0, Vector512<float>.Zero))).V);

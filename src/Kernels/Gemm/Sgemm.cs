@@ -122,7 +122,7 @@ public static class Sgemm
             return false;
         }
 
-        return m == 0 || n == 0 || (!c.Overlaps(a[..Extent(aRows, aCols, lda)]) && !c.Overlaps(b[..Extent(bRows, bCols, ldb)]));
+        return m == 0 || n == 0 || (!Validation.Guard.Overlaps(c, a[..Extent(aRows, aCols, lda)], out _) && !Validation.Guard.Overlaps(c, b[..Extent(bRows, bCols, ldb)], out _));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -160,12 +160,12 @@ public static class Sgemm
             throw new ArgumentException($"bias has {bias.Length} elements but C has n = {n} columns.", nameof(bias));
         }
 
-        if (m > 0 && n > 0 && c.Overlaps(a[..Math.Min(a.Length, Extent(aRows, aCols, lda))]))
+        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, a[..Math.Min(a.Length, Extent(aRows, aCols, lda))], out _))
         {
             throw new ArgumentException("c overlaps a; GEMM cannot run in place.", nameof(c));
         }
 
-        if (m > 0 && n > 0 && c.Overlaps(b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))]))
+        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))], out _))
         {
             throw new ArgumentException("c overlaps b; GEMM cannot run in place.", nameof(c));
         }

@@ -275,7 +275,7 @@ public static class SoftmaxCrossEntropy
             // needs the gradient to be separate from the logits.
             var length = (nuint)rows * n;
             var fullLoads = length >= width ? ((length - width) / n) + 1 : 0;
-            var fullStores = _logits.Overlaps(_gradLogits) ? 0 : fullLoads;
+            var fullStores = Guard.Overlaps(_logits, _gradLogits, out _) ? 0 : fullLoads;
             var hasGrad = !_gradLogits.IsEmpty;
             Span<float> maxes = stackalloc float[Block];
             Span<float> targetLogits = stackalloc float[Block];

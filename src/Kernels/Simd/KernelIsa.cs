@@ -92,14 +92,18 @@ public static class Isa
             Vector256.IsHardwareAccelerated ? KernelIsa.Vector256 :
             Vector128.IsHardwareAccelerated ? KernelIsa.Vector128 :
             KernelIsa.Scalar;
-        var cap = Environment.GetEnvironmentVariable("KERNELS_ISA");
-        if (!string.IsNullOrEmpty(cap) && Enum.TryParse<KernelIsa>(cap, ignoreCase: true, out var capped) && capped < hardware)
-        {
-            return capped;
-        }
-
-        return hardware;
+        var cap = ParseCap(Environment.GetEnvironmentVariable("KERNELS_ISA"));
+        return cap is { } capped && capped < hardware ? capped : hardware;
     }
+
+    // The names, matched without regard to case. Not Enum.TryParse<KernelIsa>: that generic instantiation costs
+    // the first call of every kernel (this runs in the static constructor) a few hundred microseconds of loading.
+    private static KernelIsa? ParseCap(string? name) =>
+        string.Equals(name, nameof(KernelIsa.Scalar), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Scalar :
+        string.Equals(name, nameof(KernelIsa.Vector128), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Vector128 :
+        string.Equals(name, nameof(KernelIsa.Vector256), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Vector256 :
+        string.Equals(name, nameof(KernelIsa.Vector512), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Vector512 :
+        null;
 
     private static KernelIsa[] BuildSupported(KernelIsa best)
     {

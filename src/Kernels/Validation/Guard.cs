@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Kernels.Validation;
 
@@ -64,19 +65,45 @@ internal static class Guard
     /// </summary>
     public static void NoPartialOverlap(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
     {
-        if (input.Overlaps(output, out var offset) && offset != 0)
+        if (Overlaps(input, output, out var byteOffset) && byteOffset != 0)
         {
-            throw new ArgumentException($"{outputName} partly overlaps {inputName} (offset {offset} elements); pass the same span for in-place or disjoint spans.", outputName);
+            throw new ArgumentException($"{outputName} partly overlaps {inputName} (offset {byteOffset / (double)sizeof(float)} elements); pass the same span for in-place or disjoint spans.", outputName);
         }
     }
 
     /// <summary>An output that must not share any memory with an input.</summary>
     public static void NoOverlap(ReadOnlySpan<float> input, ReadOnlySpan<float> output, string inputName, string outputName)
     {
-        if (input.Overlaps(output))
+        if (Overlaps(input, output, out _))
         {
             throw new ArgumentException($"{outputName} overlaps {inputName}; this kernel cannot run in place.", outputName);
         }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="first"/> and <paramref name="second"/> share memory, and if so where the second
+    /// starts relative to the first, in bytes. This is <c>MemoryExtensions.Overlaps</c> written out for float: that
+    /// one is a generic method of CoreLib, and the ReadyToRun image may not carry CoreLib's instantiations, so the
+    /// first GEMM call of a process would JIT it (about 0.1 ms, most of the first call's budget).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool Overlaps(ReadOnlySpan<float> first, ReadOnlySpan<float> second, out nint byteOffset)
+    {
+        byteOffset = 0;
+        if (first.IsEmpty || second.IsEmpty)
+        {
+            return false;
+        }
+
+        // One unsigned compare per direction: the second starts inside the first, or the first inside the second.
+        var offset = Unsafe.ByteOffset(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
+        if ((nuint)offset < (nuint)((nint)first.Length * sizeof(float)) || (nuint)offset > (nuint)(-((nint)second.Length * sizeof(float))))
+        {
+            byteOffset = offset;
+            return true;
+        }
+
+        return false;
     }
 
     public static void Finite(float value, [CallerArgumentExpression(nameof(value))] string? name = null)
