@@ -31,6 +31,9 @@ public sealed class StartupConfig : ManualConfig
 /// Kernels.dll and the runtime's vector types, and any JIT its path needs (none with the ReadyToRun image).</item>
 /// <item><see cref="FirstCall256OpenBlas"/>: the same for OpenBLAS: loading libopenblas and resolving the
 /// P/Invoke. Neither setup touches the library it measures.</item>
+/// <item><see cref="FirstCall256AfterSmallCall"/>: the first 256³ call of a process whose setup made one 12×32×1
+/// Kernels multiply, so the assembly and the runtime's vector types are loaded: what a first call at a new shape
+/// costs once the library is in use.</item>
 /// <item><see cref="Calls2To100At256"/>: the mean of the next 99 calls in the same cold process. A tier-0 stretch
 /// (methods running unoptimised until tiering catches up) would show here.</item>
 /// </list>
@@ -73,6 +76,13 @@ public class SgemmStartupBenchmarks : IThroughput
         Console.WriteLine($"// Kernels image: {image} ({new FileInfo(image).Length} bytes); methods JIT-compiled since the setup: {JitInfo.GetCompiledMethodCount() - _jitMethodsBefore}");
     }
 
+    [GlobalSetup(Target = nameof(FirstCall256AfterSmallCall))]
+    public void SetupAfterSmallCall()
+    {
+        Setup();
+        Sgemm.Multiply(Transpose.None, Transpose.None, 12, 32, 1, 1f, _a, 1, _b, 32, 0f, _c, 32, new GemmOptions(1));
+    }
+
     [GlobalSetup(Target = nameof(Calls2To100At256))]
     public void SetupLaterCalls()
     {
@@ -82,6 +92,9 @@ public class SgemmStartupBenchmarks : IThroughput
 
     [Benchmark]
     public void FirstCall256() => Multiply();
+
+    [Benchmark]
+    public void FirstCall256AfterSmallCall() => Multiply();
 
     [Benchmark]
     public void FirstCall256OpenBlas() => OpenBlas.Sgemm(N, N, N, 1f, _a, N, _b, N, 0f, _c, N);
