@@ -287,6 +287,12 @@ public class SgemmTests
         Assert.Throws<ArgumentException>("c", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, a, 3, b, 4, 0f, c.AsSpan(0, 15), 4));
         Assert.Throws<ArgumentException>("bias", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, a, 3, b, 4, 0f, c, 4, new float[3], Activation.Relu));
         Assert.Throws<ArgumentException>("c", () => Sgemm.Multiply(Transpose.None, Transpose.None, 2, 2, 2, 1f, c.AsSpan(0, 4), 2, b, 2, 0f, c.AsSpan(2, 4), 2));
+        Assert.Throws<ArgumentException>("c", () => Sgemm.Multiply(Transpose.None, Transpose.None, 2, 2, 2, 1f, c.AsSpan(2, 4), 2, b, 2, 0f, c.AsSpan(0, 4), 2));
+        Assert.Throws<ArgumentException>("c", () => Sgemm.Multiply(Transpose.None, Transpose.None, 2, 2, 2, 1f, a, 2, c.AsSpan(3, 4), 2, 0f, c.AsSpan(0, 4), 2));
+
+        // Adjacent but disjoint: C right after A in one buffer is accepted.
+        c.AsSpan(0, 4).Fill(1f);
+        Sgemm.Multiply(Transpose.None, Transpose.None, 2, 2, 2, 1f, c.AsSpan(0, 4), 2, b, 2, 0f, c.AsSpan(4, 4), 2);
         Assert.Throws<ArgumentOutOfRangeException>("transA", () => Sgemm.Multiply((Transpose)7, Transpose.None, 4, 4, 3, 1f, a, 3, b, 4, 0f, c, 4));
         Assert.Throws<ArgumentOutOfRangeException>("options", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, a, 3, b, 4, 0f, c, 4, new GemmOptions(-1)));
         Assert.Throws<ArgumentOutOfRangeException>("value", () => Sgemm.DefaultThreads = 0);

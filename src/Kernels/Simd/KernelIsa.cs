@@ -96,8 +96,8 @@ public static class Isa
         return cap is { } capped && capped < hardware ? capped : hardware;
     }
 
-    // The names, matched without regard to case. Not Enum.TryParse<KernelIsa>: that generic instantiation costs
-    // the first call of every kernel (this runs in the static constructor) a few hundred microseconds of loading.
+    // The names, matched without regard to case. Not Enum.TryParse<KernelIsa>: that is one more generic
+    // instantiation for the runtime to load in this static constructor, which every kernel's first call runs.
     private static KernelIsa? ParseCap(string? name) =>
         string.Equals(name, nameof(KernelIsa.Scalar), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Scalar :
         string.Equals(name, nameof(KernelIsa.Vector128), StringComparison.OrdinalIgnoreCase) ? KernelIsa.Vector128 :
