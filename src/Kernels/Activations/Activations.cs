@@ -229,7 +229,7 @@ public static class ActivationKernels
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void BiasForwardKeepRow<TAct, TVec>(TAct activation, ref float z, ref float b, ref float p, ref float a, nuint cols)
         where TAct : struct, IActivationOperator
         where TVec : struct, ISimdFloat<TVec>
@@ -285,7 +285,7 @@ public static class ActivationKernels
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void BackwardBiasRow<TAct, TVec>(TAct activation, ref float g, ref float s, ref float d, ref float db, nuint cols)
         where TAct : struct, IActivationOperator
         where TVec : struct, ISimdFloat<TVec>

@@ -30,7 +30,7 @@ internal static class ElementwiseDriver
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     internal static void UnaryCore<TOp, TVec>(TOp op, ref float x, ref float y, nuint length)
         where TOp : struct, IUnaryOperator
         where TVec : struct, ISimdFloat<TVec>
@@ -38,11 +38,7 @@ internal static class ElementwiseDriver
         var width = (nuint)TVec.Count;
         if (length < width)
         {
-            for (nuint k = 0; k < length; k++)
-            {
-                Vec1.Store(op.Invoke(Vec1.Load(ref x, k)), ref y, k);
-            }
-
+            UnaryScalar(op, ref x, ref y, length);
             return;
         }
 
@@ -57,7 +53,7 @@ internal static class ElementwiseDriver
     }
 
     [SkipLocalsInit]
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     internal static void BinaryCore<TOp, TVec>(TOp op, ref float x, ref float y, ref float z, nuint length)
         where TOp : struct, IBinaryOperator
         where TVec : struct, ISimdFloat<TVec>
@@ -65,11 +61,7 @@ internal static class ElementwiseDriver
         var width = (nuint)TVec.Count;
         if (length < width)
         {
-            for (nuint k = 0; k < length; k++)
-            {
-                Vec1.Store(op.Invoke(Vec1.Load(ref x, k), Vec1.Load(ref y, k)), ref z, k);
-            }
-
+            BinaryScalar(op, ref x, ref y, ref z, length);
             return;
         }
 
@@ -81,6 +73,29 @@ internal static class ElementwiseDriver
         }
 
         TVec.Store(last, ref z, length - width);
+    }
+
+    // Inputs shorter than one vector, out of line: a third inlined copy of a long operator (erf GELU's backward
+    // inlines erf and exp) overran the JIT's inlining budget in BinaryCore, and crossgen2 then left that method
+    // to the JIT.
+    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    private static void UnaryScalar<TOp>(TOp op, ref float x, ref float y, nuint length)
+        where TOp : struct, IUnaryOperator
+    {
+        for (nuint k = 0; k < length; k++)
+        {
+            Vec1.Store(op.Invoke(Vec1.Load(ref x, k)), ref y, k);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    private static void BinaryScalar<TOp>(TOp op, ref float x, ref float y, ref float z, nuint length)
+        where TOp : struct, IBinaryOperator
+    {
+        for (nuint k = 0; k < length; k++)
+        {
+            Vec1.Store(op.Invoke(Vec1.Load(ref x, k), Vec1.Load(ref y, k)), ref z, k);
+        }
     }
 
     private readonly ref struct UnaryLoop<TOp>(TOp op, ReadOnlySpan<float> x, Span<float> y) : IVectorLoop

@@ -128,7 +128,7 @@ public static class BinaryCrossEntropyWithLogits
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static float Row<TVec>(ref float x, ref float y, ref float w, ref float p, ref float g, ref float l, RowFlags flags, float gradScale, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {

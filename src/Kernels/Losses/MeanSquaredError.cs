@@ -101,7 +101,7 @@ public static class MeanSquaredError
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static float Run<TVec>(ref float p, ref float t, ref float g, ref float l, bool hasGrad, bool hasLosses, float gradScale, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {

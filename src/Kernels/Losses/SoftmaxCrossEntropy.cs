@@ -259,7 +259,7 @@ public static class SoftmaxCrossEntropy
         /// (p − onehot)·scale with a lane select for the target.
         /// </summary>
         [SkipLocalsInit]
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        [MethodImpl(Compile.Hot)]
         private readonly double SmallRows<TVec>(nuint n)
             where TVec : struct, ISimdFloat<TVec>
         {
@@ -443,7 +443,7 @@ public static class SoftmaxCrossEntropy
     }
 
     /// <summary>g[c] = e[c]·pScale − qScale·w_c (w_c = 1 without weights); g holds e = exp(x − max) on entry.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void GradientRow<TVec>(ref float g, float pScale, float qScale, ref float w, bool hasWeights, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -471,7 +471,7 @@ public static class SoftmaxCrossEntropy
     }
 
     /// <summary>Σ_c q_c and Σ_c q_c·(x_c − shift) with q_c = w_c·(keep·t_c + spread).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void WeightedTargetSums<TVec>(ref float x, float shift, ref float t, ref float w, bool hasWeights, float keep, float spread, nuint n, out float qTotal, out float qx)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -514,7 +514,7 @@ public static class SoftmaxCrossEntropy
     }
 
     /// <summary>g[c] = e[c]·pScale − w_c·(keep·t_c + spread); g holds e on entry.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void SoftTargetGradientRow<TVec>(ref float g, ref float t, ref float w, bool hasWeights, float pScale, float keep, float spread, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {

@@ -23,7 +23,7 @@ internal static class RowKernels
         => TVec.LessThan(TVec.Indices, TVec.Create((float)count));
 
     /// <summary>max_c x[c]; NaN lanes are skipped (they poison the later exp sum anyway).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static float Max<TVec>(ref float x, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -43,7 +43,7 @@ internal static class RowKernels
     }
 
     /// <summary>Writes e[c] = exp(x[c] − shift) (when <paramref name="store"/>) and returns Σ_c e[c].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static float ExpSum<TVec>(ref float x, float shift, ref float e, nuint n, bool store)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -103,7 +103,7 @@ internal static class RowKernels
     }
 
     /// <summary>Σ_c a[c]·b[c].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static float Dot<TVec>(ref float a, ref float b, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -140,7 +140,7 @@ internal static class RowKernels
     /// Σ_c w[c]·(x[c] − shift), or Σ_c (x[c] − shift) without weights. Shifting each term first avoids the
     /// cancellation of Σ w·x − shift·Σ w when logits are large (near ±1e4) and close together.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static float ShiftedDot<TVec>(ref float w, bool hasWeights, ref float x, float shift, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -171,7 +171,7 @@ internal static class RowKernels
     }
 
     /// <summary>Σ_c a[c].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static float Sum<TVec>(ref float a, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -197,7 +197,7 @@ internal static class RowKernels
     }
 
     /// <summary>y[c] = x[c]·scale; y may be x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     public static void Scale<TVec>(ref float x, float scale, ref float y, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {

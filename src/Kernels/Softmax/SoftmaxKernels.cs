@@ -126,7 +126,7 @@ public static class SoftmaxKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void SoftmaxRow<TVec>(ref float x, ref float p, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -135,7 +135,7 @@ public static class SoftmaxKernels
         RowKernels.Scale<TVec>(ref p, 1f / sum, ref p, n);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void LogSoftmaxRow<TVec>(ref float x, ref float y, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -146,7 +146,7 @@ public static class SoftmaxKernels
     }
 
     /// <summary>y = (x − a) − b: subtracting the max first keeps x − max exact for nearby logits.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void ShiftTwice<TVec>(ref float x, float a, float b, ref float y, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -168,7 +168,7 @@ public static class SoftmaxKernels
         TVec.Store(last, ref y, n - width);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void SoftmaxBackwardRow<TVec>(ref float p, ref float g, ref float dx, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
@@ -190,7 +190,7 @@ public static class SoftmaxKernels
         TVec.Store(last, ref dx, n - width);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(Compile.Hot)]
     private static void LogSoftmaxBackwardRow<TVec>(ref float y, ref float g, ref float dx, nuint n)
         where TVec : struct, ISimdFloat<TVec>
     {
