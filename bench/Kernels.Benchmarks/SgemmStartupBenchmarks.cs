@@ -3,7 +3,6 @@ using System.IO;
 using System.Runtime;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Engines;
 using BenchmarkDotNet.Jobs;
 
 namespace Kernels.Benchmarks;
@@ -17,7 +16,7 @@ public sealed class StartupConfig : ManualConfig
 {
     public StartupConfig()
     {
-        AddJob(Job.Default.WithStrategy(RunStrategy.ColdStart).WithLaunchCount(10).WithWarmupCount(0).WithIterationCount(1).WithId("FirstCall"));
+        AddJob(ColdStartConfig.FirstCall);
         AddJob(Job.Default.WithEnvironmentVariables(
             new EnvironmentVariable("OPENBLAS_CORETYPE", "SkylakeX"),
             new EnvironmentVariable("OPENBLAS_NUM_THREADS", "1")).AsMutator());
