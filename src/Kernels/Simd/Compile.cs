@@ -8,9 +8,9 @@ namespace Kernels.Simd;
 /// tier 0, whose code runs the first hundreds of calls several times slower. The linux-x64 ReadyToRun build
 /// (KERNELS_READYTORUN) drops the flag, because crossgen2 skips every method that carries it; those methods then
 /// arrive precompiled for AVX-512 and the first call pays no JIT at all (the Vector512 direct GEMM kernel alone
-/// took 20–50 ms to JIT; a 784-100-10 training step's first call took 21 ms, 9.7 of them JIT, before the
-/// elementwise, softmax and loss kernels joined the image, and 11 ms with no JIT after). The price is on a linux-x64
-/// machine without AVX-512: the runtime rejects the whole image there and these methods start at tier 0.
+/// took 20–50 ms to JIT; a process's first 784-100-10 training step took 22.6 ms before the elementwise, softmax
+/// and loss kernels joined the image and 8.1 ms after, in TrainingStepStartupBenchmarks). The price is on a
+/// linux-x64 machine without AVX-512: the runtime rejects the whole image there and these methods start at tier 0.
 /// </summary>
 internal static class Compile
 {
