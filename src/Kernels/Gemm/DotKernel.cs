@@ -181,11 +181,7 @@ internal static class DotKernel
             // One transpose-reduce tree turns the 16 accumulators into the 4×4 tile (45 vector operations
             // instead of 16 separate horizontal sums of about ten each), and the epilogue runs on its rows.
             var tile = Reduce16(V(s00), V(s01), V(s02), V(s03), V(s10), V(s11), V(s12), V(s13), V(s20), V(s21), V(s22), V(s23), V(s30), V(s31), V(s32), V(s33));
-            var rows = new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc);
-            rows.Row(tile.GetLower().GetLower(), ref c);
-            rows.Row(tile.GetLower().GetUpper(), ref Unsafe.Add(ref c, ldc));
-            rows.Row(tile.GetUpper().GetLower(), ref Unsafe.Add(ref c, 2 * ldc));
-            rows.Row(tile.GetUpper().GetUpper(), ref Unsafe.Add(ref c, 3 * ldc));
+            new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc).Tile(tile, ref c, ldc, Rows);
             return;
         }
 
@@ -224,7 +220,7 @@ internal static class DotKernel
             // (the tree never adds lanes of different accumulators, so the zero fillers change nothing).
             var zero512 = Vector512<float>.Zero;
             var tile = Reduce16(V(s0), V(s1), V(s2), V(s3), zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512, zero512);
-            new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc).Row(tile.GetLower().GetLower(), ref c);
+            new RowStore<TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nc).Tile(tile, ref c, 0, 1);
             return;
         }
 
@@ -266,25 +262,27 @@ internal static class DotKernel
     }
 
     /// <summary>
-    /// The epilogue the Vector512 path's stores share, on four sums at a time: alpha·s + beta·C, then bias and
-    /// activation, in the scalar epilogue's order, so every element gets the same operations whichever kernel
-    /// computed it. Callers load C only when <see cref="ReadsC"/>.
+    /// The epilogue the Vector512 path's stores share, on all 16 lanes of a reduced tile at once: alpha·s + beta·C,
+    /// then bias and activation, in the scalar epilogue's order, so every element gets the same operations whichever
+    /// kernel computed it. One activation per tile rather than one per four lanes: four inlined copies of a long
+    /// one (erf or tanh GELU, softplus, ELU) overran the JIT's inlining budget, and crossgen2 then left the whole
+    /// kernel to the JIT. Callers gather C only when <see cref="ReadsC"/>.
     /// </summary>
-    private readonly struct Epilogue128<TAct>(float alpha, float beta, bool epilogue, bool hasBias, Vector128<float> bias, TAct activation)
+    private readonly struct Epilogue512<TAct>(float alpha, float beta, bool epilogue, bool hasBias, Vector512<float> bias, TAct activation)
         where TAct : struct, IActivationOperator
     {
-        private readonly Vector128<float> _alpha = Vector128.Create(alpha);
-        private readonly Vector128<float> _beta = Vector128.Create(beta);
+        private readonly Vector512<float> _alpha = Vector512.Create(alpha);
+        private readonly Vector512<float> _beta = Vector512.Create(beta);
 
         public bool ReadsC => beta != 0f;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public Vector128<float> Apply(Vector128<float> sums, Vector128<float> old)
+        public Vector512<float> Apply(Vector512<float> sums, Vector512<float> old)
         {
             var v = sums * _alpha;
             if (ReadsC)
             {
-                v = Vector128.FusedMultiplyAdd(old, _beta, v);
+                v = Vector512.FusedMultiplyAdd(old, _beta, v);
             }
 
             if (epilogue)
@@ -294,32 +292,57 @@ internal static class DotKernel
                     v += bias;
                 }
 
-                v = activation.Forward(new Vec128(v)).V;
+                v = activation.Forward(new Vec512(v)).V;
             }
 
             return v;
         }
     }
 
-    /// <summary>One row of the 4×4 tile (nc ≤ 4 columns written, C read only when beta ≠ 0).</summary>
+    /// <summary>Rows of the 4×4 tile, four lanes each (nc ≤ 4 columns written, C read only when beta ≠ 0).</summary>
     private readonly ref struct RowStore<TAct>
         where TAct : struct, IActivationOperator
     {
-        private readonly Epilogue128<TAct> _epilogue;
+        private readonly Epilogue512<TAct> _epilogue;
         private readonly int _nc;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public RowStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nc)
         {
             hasBias &= epilogue;
-            _epilogue = new(alpha, beta, epilogue, hasBias, hasBias ? Load(ref bias, nc) : default, activation);
+            var row = hasBias ? Load(ref bias, nc) : default;
+            _epilogue = new(alpha, beta, epilogue, hasBias, Vector512.Create(Vector256.Create(row, row), Vector256.Create(row, row)), activation);
             _nc = nc;
         }
 
+        /// <summary>The tile's first <paramref name="rows"/> (1 or 4) rows; C is neither read nor written past them.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Row(Vector128<float> sums, ref float c)
+        public void Tile(Vector512<float> tile, ref float c, nint ldc, int rows)
         {
-            var v = _epilogue.Apply(sums, _epilogue.ReadsC ? Load(ref c, _nc) : default);
+            var old = default(Vector512<float>);
+            if (_epilogue.ReadsC)
+            {
+                var row0 = Load(ref c, _nc);
+                old = rows == 1
+                    ? Vector512.Create(Vector256.Create(row0, default), default)
+                    : Vector512.Create(
+                        Vector256.Create(row0, Load(ref Unsafe.Add(ref c, ldc), _nc)),
+                        Vector256.Create(Load(ref Unsafe.Add(ref c, 2 * ldc), _nc), Load(ref Unsafe.Add(ref c, 3 * ldc), _nc)));
+            }
+
+            var v = _epilogue.Apply(tile, old);
+            Store(v.GetLower().GetLower(), ref c);
+            if (rows > 1)
+            {
+                Store(v.GetLower().GetUpper(), ref Unsafe.Add(ref c, ldc));
+                Store(v.GetUpper().GetLower(), ref Unsafe.Add(ref c, 2 * ldc));
+                Store(v.GetUpper().GetUpper(), ref Unsafe.Add(ref c, 3 * ldc));
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Store(Vector128<float> v, ref float c)
+        {
             if (_nc == Columns)
             {
                 v.StoreUnsafe(ref c);
@@ -343,21 +366,21 @@ internal static class DotKernel
     }
 
     /// <summary>
-    /// The tree's 16 lanes when they hold 16 rows × 1 column or 8 rows × 2 of C: four lanes at a time through the
-    /// shared epilogue, then one scalar store per lane.
+    /// The tree's 16 lanes when they hold 16 rows × 1 column or 8 rows × 2 of C: the shared epilogue on all 16,
+    /// then one scalar store per lane.
     /// </summary>
     private readonly ref struct LaneStore<TAct>
         where TAct : struct, IActivationOperator
     {
-        private readonly Epilogue128<TAct> _epilogue;
+        private readonly Epilogue512<TAct> _epilogue;
         private readonly int _columns;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public LaneStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int columns)
         {
             hasBias &= epilogue;
-            var pattern = !hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
-            _epilogue = new(alpha, beta, epilogue, hasBias, pattern, activation);
+            var pair = !hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
+            _epilogue = new(alpha, beta, epilogue, hasBias, Vector512.Create(Vector256.Create(pair, pair), Vector256.Create(pair, pair)), activation);
             _columns = columns;
         }
 
@@ -366,27 +389,38 @@ internal static class DotKernel
         public void Tile(Vector512<float> tile, ref float c, nint ldc)
         {
             var rowsPerBlock = 4 / _columns;
-            Lanes(tile.GetLower().GetLower(), ref c, ldc, 0);
-            Lanes(tile.GetLower().GetUpper(), ref c, ldc, rowsPerBlock);
-            Lanes(tile.GetUpper().GetLower(), ref c, ldc, 2 * rowsPerBlock);
-            Lanes(tile.GetUpper().GetUpper(), ref c, ldc, 3 * rowsPerBlock);
+            var old = default(Vector512<float>);
+            if (_epilogue.ReadsC)
+            {
+                old = Vector512.Create(
+                    Vector256.Create(Gather(ref c, ldc, 0), Gather(ref c, ldc, rowsPerBlock)),
+                    Vector256.Create(Gather(ref c, ldc, 2 * rowsPerBlock), Gather(ref c, ldc, 3 * rowsPerBlock)));
+            }
+
+            var v = _epilogue.Apply(tile, old);
+            Scatter(v.GetLower().GetLower(), ref c, ldc, 0);
+            Scatter(v.GetLower().GetUpper(), ref c, ldc, rowsPerBlock);
+            Scatter(v.GetUpper().GetLower(), ref c, ldc, 2 * rowsPerBlock);
+            Scatter(v.GetUpper().GetUpper(), ref c, ldc, 3 * rowsPerBlock);
+        }
+
+        // Lane l of a block is row firstRow + l / columns, column l % columns.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private Vector128<float> Gather(ref float c, nint ldc, int firstRow) =>
+            Vector128.Create(Target(ref c, ldc, firstRow, 0), Target(ref c, ldc, firstRow, 1), Target(ref c, ldc, firstRow, 2), Target(ref c, ldc, firstRow, 3));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Scatter(Vector128<float> v, ref float c, nint ldc, int firstRow)
+        {
+            Target(ref c, ldc, firstRow, 0) = v.GetElement(0);
+            Target(ref c, ldc, firstRow, 1) = v.GetElement(1);
+            Target(ref c, ldc, firstRow, 2) = v.GetElement(2);
+            Target(ref c, ldc, firstRow, 3) = v.GetElement(3);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Lanes(Vector128<float> sums, ref float c, nint ldc, int firstRow)
-        {
-            // Lane l is row firstRow + l / columns, column l % columns.
-            var one = _columns == 1;
-            ref var t0 = ref Unsafe.Add(ref c, firstRow * ldc);
-            ref var t1 = ref one ? ref Unsafe.Add(ref c, (firstRow + 1) * ldc) : ref Unsafe.Add(ref t0, 1);
-            ref var t2 = ref one ? ref Unsafe.Add(ref c, (firstRow + 2) * ldc) : ref Unsafe.Add(ref c, (firstRow + 1) * ldc);
-            ref var t3 = ref one ? ref Unsafe.Add(ref c, (firstRow + 3) * ldc) : ref Unsafe.Add(ref t2, 1);
-            var v = _epilogue.Apply(sums, _epilogue.ReadsC ? Vector128.Create(t0, t1, t2, t3) : default);
-            t0 = v.GetElement(0);
-            t1 = v.GetElement(1);
-            t2 = v.GetElement(2);
-            t3 = v.GetElement(3);
-        }
+        private ref float Target(ref float c, nint ldc, int firstRow, int lane) =>
+            ref _columns == 1 ? ref Unsafe.Add(ref c, (firstRow + lane) * ldc) : ref Unsafe.Add(ref c, ((firstRow + (lane >> 1)) * ldc) + (lane & 1));
     }
 
     /// <summary>The scalar epilogue of one row: alpha·s + beta·C, then bias and activation; writes nc ≤ 4 elements.</summary>
