@@ -268,11 +268,14 @@ internal static class DotKernel
     /// one (erf or tanh GELU, softplus, ELU) overran the JIT's inlining budget, and crossgen2 then left the whole
     /// kernel to the JIT. Callers gather C only when <see cref="ReadsC"/>.
     /// </summary>
-    private readonly struct Epilogue512<TAct>(float alpha, float beta, bool epilogue, bool hasBias, Vector512<float> bias, TAct activation)
+    private readonly struct Epilogue512<TAct>(float alpha, float beta, bool epilogue, bool hasBias, Vector128<float> biasBlock, TAct activation)
         where TAct : struct, IActivationOperator
     {
         private readonly Vector512<float> _alpha = Vector512.Create(alpha);
         private readonly Vector512<float> _beta = Vector512.Create(beta);
+
+        // Each 128-bit block of the tile holds the same columns (a row of the 4×4 tile, or the lanes' column pattern).
+        private readonly Vector512<float> _bias = Vector512.Create(Vector256.Create(biasBlock, biasBlock), Vector256.Create(biasBlock, biasBlock));
 
         public bool ReadsC => beta != 0f;
 
@@ -289,7 +292,7 @@ internal static class DotKernel
             {
                 if (hasBias)
                 {
-                    v += bias;
+                    v += _bias;
                 }
 
                 v = activation.Forward(new Vec512(v)).V;
@@ -310,8 +313,7 @@ internal static class DotKernel
         public RowStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int nc)
         {
             hasBias &= epilogue;
-            var row = hasBias ? Load(ref bias, nc) : default;
-            _epilogue = new(alpha, beta, epilogue, hasBias, Vector512.Create(Vector256.Create(row, row), Vector256.Create(row, row)), activation);
+            _epilogue = new(alpha, beta, epilogue, hasBias, hasBias ? Load(ref bias, nc) : default, activation);
             _nc = nc;
         }
 
@@ -379,8 +381,8 @@ internal static class DotKernel
         public LaneStore(float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation, int columns)
         {
             hasBias &= epilogue;
-            var pair = !hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
-            _epilogue = new(alpha, beta, epilogue, hasBias, Vector512.Create(Vector256.Create(pair, pair), Vector256.Create(pair, pair)), activation);
+            var pattern = !hasBias ? default : columns == 1 ? Vector128.Create(bias) : Vector128.Create(bias, Unsafe.Add(ref bias, 1), bias, Unsafe.Add(ref bias, 1));
+            _epilogue = new(alpha, beta, epilogue, hasBias, pattern, activation);
             _columns = columns;
         }
 
