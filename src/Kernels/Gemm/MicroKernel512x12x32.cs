@@ -67,6 +67,47 @@ internal static class MicroKernel512x12x32
             b = ref Unsafe.Add(ref b, NR);
         }
 
+        // A whole tile without the epilogue (every tile of the packed engine but the last k block's of a fused
+        // call) goes from the registers to C: alpha·acc, plus beta·C when beta is not 0. The same operations as
+        // the tile store below, without its round trip through the stack (1–2% of a 1024³ multiply).
+        if (mr == MR && nr == NR && !epilogue)
+        {
+            var va = Vector512.Create(alpha);
+            if (beta == 0f)
+            {
+                StoreRow(c00 * va, c01 * va, ref c);
+                StoreRow(c10 * va, c11 * va, ref Unsafe.Add(ref c, ldc));
+                StoreRow(c20 * va, c21 * va, ref Unsafe.Add(ref c, 2 * ldc));
+                StoreRow(c30 * va, c31 * va, ref Unsafe.Add(ref c, 3 * ldc));
+                StoreRow(c40 * va, c41 * va, ref Unsafe.Add(ref c, 4 * ldc));
+                StoreRow(c50 * va, c51 * va, ref Unsafe.Add(ref c, 5 * ldc));
+                StoreRow(c60 * va, c61 * va, ref Unsafe.Add(ref c, 6 * ldc));
+                StoreRow(c70 * va, c71 * va, ref Unsafe.Add(ref c, 7 * ldc));
+                StoreRow(c80 * va, c81 * va, ref Unsafe.Add(ref c, 8 * ldc));
+                StoreRow(c90 * va, c91 * va, ref Unsafe.Add(ref c, 9 * ldc));
+                StoreRow(ca0 * va, ca1 * va, ref Unsafe.Add(ref c, 10 * ldc));
+                StoreRow(cb0 * va, cb1 * va, ref Unsafe.Add(ref c, 11 * ldc));
+            }
+            else
+            {
+                var vb = Vector512.Create(beta);
+                UpdateRow(c00 * va, c01 * va, vb, ref c);
+                UpdateRow(c10 * va, c11 * va, vb, ref Unsafe.Add(ref c, ldc));
+                UpdateRow(c20 * va, c21 * va, vb, ref Unsafe.Add(ref c, 2 * ldc));
+                UpdateRow(c30 * va, c31 * va, vb, ref Unsafe.Add(ref c, 3 * ldc));
+                UpdateRow(c40 * va, c41 * va, vb, ref Unsafe.Add(ref c, 4 * ldc));
+                UpdateRow(c50 * va, c51 * va, vb, ref Unsafe.Add(ref c, 5 * ldc));
+                UpdateRow(c60 * va, c61 * va, vb, ref Unsafe.Add(ref c, 6 * ldc));
+                UpdateRow(c70 * va, c71 * va, vb, ref Unsafe.Add(ref c, 7 * ldc));
+                UpdateRow(c80 * va, c81 * va, vb, ref Unsafe.Add(ref c, 8 * ldc));
+                UpdateRow(c90 * va, c91 * va, vb, ref Unsafe.Add(ref c, 9 * ldc));
+                UpdateRow(ca0 * va, ca1 * va, vb, ref Unsafe.Add(ref c, 10 * ldc));
+                UpdateRow(cb0 * va, cb1 * va, vb, ref Unsafe.Add(ref c, 11 * ldc));
+            }
+
+            return;
+        }
+
         // Park the accumulators in a stack tile so the store code cannot make the JIT keep them in memory in the loop.
         Span<float> tile = stackalloc float[(MR * NR) + 16];
         ref var t = ref MicroKernel.Aligned(tile);
@@ -90,6 +131,21 @@ internal static class MicroKernel512x12x32
         {
             StoreTile(ref t, mr, nr, ref c, ldc, alpha, beta, epilogue, ref bias, hasBias, activation);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(Vector512<float> left, Vector512<float> right, ref float row)
+    {
+        left.StoreUnsafe(ref row);
+        right.StoreUnsafe(ref row, 16);
+    }
+
+    // beta·C + alpha·acc as one fused multiply-add per vector, as in MicroKernel.TileStore.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdateRow(Vector512<float> left, Vector512<float> right, Vector512<float> beta, ref float row)
+    {
+        Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row), beta, left).StoreUnsafe(ref row);
+        Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, 16), beta, right).StoreUnsafe(ref row, 16);
     }
 
     /// <summary>
