@@ -60,8 +60,37 @@ internal static class GemmDriver
     [ThreadStatic]
     private static float[]? t_packB;
 
-    internal readonly record struct Problem(
-        Transpose TransA, Transpose TransB, int M, int N, int K, float Alpha, int Lda, int Ldb, float Beta, int Ldc, bool Epilogue, bool HasBias);
+    /// <summary>
+    /// One call's arguments besides the spans. A plain struct, not a record struct, for the reason given on
+    /// <see cref="GemmBlocking"/>: each type the first call loads is paid inside that call.
+    /// </summary>
+    internal readonly struct Problem(
+        Transpose transA, Transpose transB, int m, int n, int k, float alpha, int lda, int ldb, float beta, int ldc, bool epilogue, bool hasBias)
+    {
+        public Transpose TransA { get; } = transA;
+
+        public Transpose TransB { get; } = transB;
+
+        public int M { get; } = m;
+
+        public int N { get; } = n;
+
+        public int K { get; } = k;
+
+        public float Alpha { get; } = alpha;
+
+        public int Lda { get; } = lda;
+
+        public int Ldb { get; } = ldb;
+
+        public float Beta { get; } = beta;
+
+        public int Ldc { get; } = ldc;
+
+        public bool Epilogue { get; } = epilogue;
+
+        public bool HasBias { get; } = hasBias;
+    }
 
     /// <summary>
     /// Picks the engine for a shape. Dot: C has at most four columns and op(A)'s rows are contiguous, so
@@ -229,6 +258,7 @@ internal static class GemmDriver
     /// A B sliver is read in place when op(B) is B and either it holds one or two whole vectors or the kernel
     /// masks its loads (the Vector512 macro-kernel).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool InPlace<TVec>(Transpose transB, int nr, int w)
         where TVec : struct, ISimdFloat<TVec>
         => transB == Transpose.None && (typeof(TVec) == typeof(Vec512) || nr == w || nr == 2 * w);
