@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Kernels.Activations;
@@ -155,9 +154,9 @@ internal static class GemmDriver
         // The per-thread sliver buffer is fetched only when a sliver has to be packed (a thread-static read
         // is a few nanoseconds, noticeable on a 12×32 product).
         Span<float> sliver = default;
-        ref var aBase = ref MemoryMarshal.GetReference(a);
-        ref var cBase = ref MemoryMarshal.GetReference(c);
-        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        ref var aBase = ref Spans.Ref(a);
+        ref var cBase = ref Spans.Ref(c);
+        ref var biasBase = ref Spans.Ref(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
 
@@ -184,7 +183,7 @@ internal static class GemmDriver
                 nint bStride = p.Ldb;
                 if (InPlace<TVec>(p.TransB, nr, w))
                 {
-                    bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
+                    bSliver = ref Unsafe.Add(ref Spans.Ref(b), ((nint)pc * p.Ldb) + jr);
                 }
                 else
                 {
@@ -193,7 +192,7 @@ internal static class GemmDriver
                         sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
                     }
 
-                    bSliver = ref MemoryMarshal.GetReference(sliver);
+                    bSliver = ref Spans.Ref(sliver);
                     bStride = nrBlock;
                     PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
                 }
@@ -234,10 +233,10 @@ internal static class GemmDriver
     {
         const int nrBlock = 32;
         const int blockRows = 8 * DirectKernel512.Rows;
-        ref var aBase = ref MemoryMarshal.GetReference(a);
-        ref var bBase = ref MemoryMarshal.GetReference(b);
-        ref var cBase = ref MemoryMarshal.GetReference(c);
-        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        ref var aBase = ref Spans.Ref(a);
+        ref var bBase = ref Spans.Ref(b);
+        ref var cBase = ref Spans.Ref(c);
+        ref var biasBase = ref Spans.Ref(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
         // One sliver has nothing to keep in L1 between slivers: all its rows go in one call (a call costs about as
@@ -293,9 +292,9 @@ internal static class GemmDriver
     {
         var kPadded = RoundUp(p.K, TVec.Count);
         var columns = Buffer(ref t_packB, DotKernel.Columns * kPadded);
-        ref var aBase = ref MemoryMarshal.GetReference(a);
-        ref var cBase = ref MemoryMarshal.GetReference(c);
-        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        ref var aBase = ref Spans.Ref(a);
+        ref var cBase = ref Spans.Ref(c);
+        ref var biasBase = ref Spans.Ref(bias);
         for (var jg = colStart; jg < colEnd; jg += DotKernel.Columns)
         {
             var nc = Math.Min(DotKernel.Columns, colEnd - jg);
@@ -321,7 +320,7 @@ internal static class GemmDriver
             for (var i = rowStart; i < rowEnd; i += step)
             {
                 var rows = Math.Min(step, rowEnd - i);
-                DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref MemoryMarshal.GetReference(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref Spans.Ref(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
     }
@@ -335,8 +334,8 @@ internal static class GemmDriver
         int mrBlock = blocking.MR, nrBlock = blocking.NR;
         var packA = Buffer(ref t_packA, blocking.MC * blocking.KC);
         var packB = Buffer(ref t_packB, RoundUp(blocking.NC, nrBlock) * blocking.KC);
-        ref var cBase = ref MemoryMarshal.GetReference(c);
-        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        ref var cBase = ref Spans.Ref(c);
+        ref var biasBase = ref Spans.Ref(bias);
 
         // jc: columns of C in NC blocks (the L3-resident packed panel of B).
         for (var jc = colStart; jc < colEnd; jc += blocking.NC)
@@ -436,7 +435,7 @@ internal static class GemmDriver
             }
 
             var block = b.Slice(((jc + j0) * ldb) + pc, ((cols - 1) * ldb) + kc);
-            TransposeRows(ref MemoryMarshal.GetReference(block), ldb, cols, kc, ref MemoryMarshal.GetReference(sliver), nrBlock);
+            TransposeRows(ref Spans.Ref(block), ldb, cols, kc, ref Spans.Ref(sliver), nrBlock);
         }
     }
 
@@ -453,8 +452,8 @@ internal static class GemmDriver
         where TVec : struct, ISimdFloat<TVec>
     {
         var block = b.Slice((k0 * ldb) + j, ((rows - 1) * ldb) + cols);
-        ref var from = ref MemoryMarshal.GetReference(block);
-        ref var to = ref MemoryMarshal.GetReference(dest);
+        ref var from = ref Spans.Ref(block);
+        ref var to = ref Spans.Ref(dest);
         var w = TVec.Count;
         for (var k = 0; k < rows; k++)
         {
@@ -489,7 +488,7 @@ internal static class GemmDriver
                 // op(A)[i, p] = A[i, p]: the sliver is the transpose of an MR×kc block of A. The slice checks the
                 // block's last row once.
                 var block = a.Slice(((ic + i0) * lda) + pc, ((rows - 1) * lda) + kc);
-                TransposeRows(ref MemoryMarshal.GetReference(block), lda, rows, kc, ref MemoryMarshal.GetReference(sliver), mrBlock);
+                TransposeRows(ref Spans.Ref(block), lda, rows, kc, ref Spans.Ref(sliver), mrBlock);
             }
             else
             {

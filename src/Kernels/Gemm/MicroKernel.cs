@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Kernels.Activations;
 using Kernels.Simd;
 
@@ -83,7 +82,7 @@ internal static class MicroKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe ref float Aligned(Span<float> buffer)
     {
-        ref var start = ref MemoryMarshal.GetReference(buffer);
+        ref var start = ref Spans.Ref(buffer);
         var misalignment = (nint)Unsafe.AsPointer(ref start) & 63;
         return ref Unsafe.AddByteOffset(ref start, (64 - misalignment) & 63);
     }

@@ -1,6 +1,5 @@
 using System;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Validation;
@@ -117,8 +116,8 @@ public static class Reductions
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var x = ref MemoryMarshal.GetReference(_input);
-            ref var s = ref MemoryMarshal.GetReference(_sums);
+            ref var x = ref Spans.Ref(_input);
+            ref var s = ref Spans.Ref(_sums);
             var n = (nuint)cols;
             var width = (nuint)TVec.Count;
 
