@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Activations;
 using Kernels.Elementwise;
 using Kernels.Simd;
@@ -196,9 +197,9 @@ public static class ActivationKernels
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var z = ref Spans.Ref(_input);
-            ref var b = ref Spans.Ref(_bias);
-            ref var a = ref Spans.Ref(_output);
+            ref var z = ref MemoryMarshal.GetReference(_input);
+            ref var b = ref MemoryMarshal.GetReference(_bias);
+            ref var a = ref MemoryMarshal.GetReference(_output);
             if (_preActivation.IsEmpty)
             {
                 for (var r = 0; r < rows; r++)
@@ -210,7 +211,7 @@ public static class ActivationKernels
                 return;
             }
 
-            ref var p = ref Spans.Ref(_preActivation);
+            ref var p = ref MemoryMarshal.GetReference(_preActivation);
             for (var r = 0; r < rows; r++)
             {
                 var offset = (nuint)r * (nuint)cols;
@@ -271,10 +272,10 @@ public static class ActivationKernels
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var g = ref Spans.Ref(_gradOutput);
-            ref var s = ref Spans.Ref(_saved);
-            ref var d = ref Spans.Ref(_gradInput);
-            ref var db = ref Spans.Ref(_biasGradient);
+            ref var g = ref MemoryMarshal.GetReference(_gradOutput);
+            ref var s = ref MemoryMarshal.GetReference(_saved);
+            ref var d = ref MemoryMarshal.GetReference(_gradInput);
+            ref var db = ref MemoryMarshal.GetReference(_biasGradient);
             for (var r = 0; r < rows; r++)
             {
                 var offset = (nuint)r * (nuint)cols;

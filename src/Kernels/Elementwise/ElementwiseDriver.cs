@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Simd;
 
 namespace Kernels.Elementwise;
@@ -105,7 +106,7 @@ internal static class ElementwiseDriver
 
         public void Execute<TVec>()
             where TVec : struct, ISimdFloat<TVec>
-            => UnaryCore<TOp, TVec>(op, ref Spans.Ref(_x), ref Spans.Ref(_y), (nuint)_x.Length);
+            => UnaryCore<TOp, TVec>(op, ref MemoryMarshal.GetReference(_x), ref MemoryMarshal.GetReference(_y), (nuint)_x.Length);
     }
 
     private readonly ref struct BinaryLoop<TOp>(TOp op, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z) : IVectorLoop
@@ -117,6 +118,6 @@ internal static class ElementwiseDriver
 
         public void Execute<TVec>()
             where TVec : struct, ISimdFloat<TVec>
-            => BinaryCore<TOp, TVec>(op, ref Spans.Ref(_x), ref Spans.Ref(_y), ref Spans.Ref(_z), (nuint)_x.Length);
+            => BinaryCore<TOp, TVec>(op, ref MemoryMarshal.GetReference(_x), ref MemoryMarshal.GetReference(_y), ref MemoryMarshal.GetReference(_z), (nuint)_x.Length);
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Kernels.Activations;
@@ -154,9 +155,9 @@ internal static class GemmDriver
         // The per-thread sliver buffer is fetched only when a sliver has to be packed (a thread-static read
         // is a few nanoseconds, noticeable on a 12×32 product).
         Span<float> sliver = default;
-        ref var aBase = ref Spans.Ref(a);
-        ref var cBase = ref Spans.Ref(c);
-        ref var biasBase = ref Spans.Ref(bias);
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
 
@@ -183,7 +184,7 @@ internal static class GemmDriver
                 nint bStride = p.Ldb;
                 if (InPlace<TVec>(p.TransB, nr, w))
                 {
-                    bSliver = ref Unsafe.Add(ref Spans.Ref(b), ((nint)pc * p.Ldb) + jr);
+                    bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
                 }
                 else
                 {
@@ -192,7 +193,7 @@ internal static class GemmDriver
                         sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
                     }
 
-                    bSliver = ref Spans.Ref(sliver);
+                    bSliver = ref MemoryMarshal.GetReference(sliver);
                     bStride = nrBlock;
                     PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
                 }
@@ -233,10 +234,10 @@ internal static class GemmDriver
     {
         const int nrBlock = 32;
         const int blockRows = 8 * DirectKernel512.Rows;
-        ref var aBase = ref Spans.Ref(a);
-        ref var bBase = ref Spans.Ref(b);
-        ref var cBase = ref Spans.Ref(c);
-        ref var biasBase = ref Spans.Ref(bias);
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var bBase = ref MemoryMarshal.GetReference(b);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
         nint rowStride = p.TransA == Transpose.None ? p.Lda : 1;
         nint colStride = p.TransA == Transpose.None ? 1 : p.Lda;
         // One sliver has nothing to keep in L1 between slivers: all its rows go in one call (a call costs about as
@@ -292,9 +293,9 @@ internal static class GemmDriver
     {
         var kPadded = RoundUp(p.K, TVec.Count);
         var columns = Buffer(ref t_packB, DotKernel.Columns * kPadded);
-        ref var aBase = ref Spans.Ref(a);
-        ref var cBase = ref Spans.Ref(c);
-        ref var biasBase = ref Spans.Ref(bias);
+        ref var aBase = ref MemoryMarshal.GetReference(a);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
         for (var jg = colStart; jg < colEnd; jg += DotKernel.Columns)
         {
             var nc = Math.Min(DotKernel.Columns, colEnd - jg);
@@ -320,7 +321,7 @@ internal static class GemmDriver
             for (var i = rowStart; i < rowEnd; i += step)
             {
                 var rows = Math.Min(step, rowEnd - i);
-                DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref Spans.Ref(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                DotKernel.Run<TVec, TAct>(rows, p.K, ref Unsafe.Add(ref aBase, (nint)i * p.Lda), p.Lda, ref MemoryMarshal.GetReference(columns), kPadded, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jg), p.Ldc, nc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
     }
@@ -334,8 +335,8 @@ internal static class GemmDriver
         int mrBlock = blocking.MR, nrBlock = blocking.NR;
         var packA = Buffer(ref t_packA, blocking.MC * blocking.KC);
         var packB = Buffer(ref t_packB, RoundUp(blocking.NC, nrBlock) * blocking.KC);
-        ref var cBase = ref Spans.Ref(c);
-        ref var biasBase = ref Spans.Ref(bias);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
 
         // jc: columns of C in NC blocks (the L3-resident packed panel of B).
         for (var jc = colStart; jc < colEnd; jc += blocking.NC)
@@ -435,7 +436,7 @@ internal static class GemmDriver
             }
 
             var block = b.Slice(((jc + j0) * ldb) + pc, ((cols - 1) * ldb) + kc);
-            TransposeRows(ref Spans.Ref(block), ldb, cols, kc, ref Spans.Ref(sliver), nrBlock);
+            TransposeRows(ref MemoryMarshal.GetReference(block), ldb, cols, kc, ref MemoryMarshal.GetReference(sliver), nrBlock);
         }
     }
 
@@ -452,8 +453,8 @@ internal static class GemmDriver
         where TVec : struct, ISimdFloat<TVec>
     {
         var block = b.Slice((k0 * ldb) + j, ((rows - 1) * ldb) + cols);
-        ref var from = ref Spans.Ref(block);
-        ref var to = ref Spans.Ref(dest);
+        ref var from = ref MemoryMarshal.GetReference(block);
+        ref var to = ref MemoryMarshal.GetReference(dest);
         var w = TVec.Count;
         for (var k = 0; k < rows; k++)
         {
@@ -488,7 +489,7 @@ internal static class GemmDriver
                 // op(A)[i, p] = A[i, p]: the sliver is the transpose of an MR×kc block of A. The slice checks the
                 // block's last row once.
                 var block = a.Slice(((ic + i0) * lda) + pc, ((rows - 1) * lda) + kc);
-                TransposeRows(ref Spans.Ref(block), lda, rows, kc, ref Spans.Ref(sliver), mrBlock);
+                TransposeRows(ref MemoryMarshal.GetReference(block), lda, rows, kc, ref MemoryMarshal.GetReference(sliver), mrBlock);
             }
             else
             {

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Activations;
 using Kernels.Simd;
 
@@ -82,7 +83,7 @@ internal static class MicroKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe ref float Aligned(Span<float> buffer)
     {
-        ref var start = ref Spans.Ref(buffer);
+        ref var start = ref MemoryMarshal.GetReference(buffer);
         var misalignment = (nint)Unsafe.AsPointer(ref start) & 63;
         return ref Unsafe.AddByteOffset(ref start, (64 - misalignment) & 63);
     }

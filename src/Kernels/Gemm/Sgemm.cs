@@ -255,7 +255,7 @@ public static class Sgemm
         }
 
         var chunk = (((extent + threads - 1) / threads) + tile - 1) / tile * tile;
-        fixed (float* pa = &Spans.Ref(a), pb = &Spans.Ref(b), pc = &Spans.Ref(c), pbias = &Spans.Ref(bias))
+        fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             var job = GemmJob<TVec, TAct>.Rent();
             job.Set(path, p, pa, a.Length, pb, b.Length, pc, c.Length, pbias, bias.Length, activation, splitRows, chunk, extent);

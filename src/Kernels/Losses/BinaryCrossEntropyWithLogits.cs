@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Softmax;
@@ -94,12 +95,12 @@ public static class BinaryCrossEntropyWithLogits
             {
                 var offset = r * cols;
                 total += Row<TVec>(
-                    ref Unsafe.Add(ref Spans.Ref(_logits), offset),
-                    ref Unsafe.Add(ref Spans.Ref(_targets), offset),
-                    ref Unsafe.Add(ref Spans.Ref(_weight), weightPerElement ? offset : 0),
-                    ref Spans.Ref(_posWeight),
-                    ref Unsafe.Add(ref Spans.Ref(_gradLogits), flags.Grad ? offset : 0),
-                    ref Unsafe.Add(ref Spans.Ref(_elementLosses), flags.Losses ? offset : 0),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_logits), offset),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_targets), offset),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_weight), weightPerElement ? offset : 0),
+                    ref MemoryMarshal.GetReference(_posWeight),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), flags.Grad ? offset : 0),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_elementLosses), flags.Losses ? offset : 0),
                     flags,
                     gradScale,
                     (nuint)cols);

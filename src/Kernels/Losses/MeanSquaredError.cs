@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Softmax;
@@ -86,10 +87,10 @@ public static class MeanSquaredError
             {
                 var len = Math.Min(Chunk, _predictions.Length - start);
                 total += Run<TVec>(
-                    ref Unsafe.Add(ref Spans.Ref(_predictions), start),
-                    ref Unsafe.Add(ref Spans.Ref(_targets), start),
-                    ref Unsafe.Add(ref Spans.Ref(_grad), _grad.IsEmpty ? 0 : start),
-                    ref Unsafe.Add(ref Spans.Ref(_elementLosses), _elementLosses.IsEmpty ? 0 : start),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_predictions), start),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_targets), start),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_grad), _grad.IsEmpty ? 0 : start),
+                    ref Unsafe.Add(ref MemoryMarshal.GetReference(_elementLosses), _elementLosses.IsEmpty ? 0 : start),
                     !_grad.IsEmpty,
                     !_elementLosses.IsEmpty,
                     gradScale,

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Softmax;
@@ -180,7 +181,7 @@ public static class SoftmaxCrossEntropy
             var n = (nuint)classes;
             var hasGrad = !_gradLogits.IsEmpty;
             var hasWeights = !_classWeights.IsEmpty;
-            ref var w = ref Spans.Ref(_classWeights);
+            ref var w = ref MemoryMarshal.GetReference(_classWeights);
             var smoothing = labelSmoothing;
             var smoothPerClass = smoothing / classes;
 
@@ -196,7 +197,7 @@ public static class SoftmaxCrossEntropy
             for (var r = 0; r < rows; r++)
             {
                 var offset = r * classes;
-                ref var x = ref Unsafe.Add(ref Spans.Ref(_logits), offset);
+                ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(_logits), offset);
                 var y = _targets[r];
                 if (y == ignoreIndex)
                 {
@@ -219,7 +220,7 @@ public static class SoftmaxCrossEntropy
 
                 // Σ_c w_c·(x_c − max) is read before the exponentials may overwrite x in place.
                 var weightedShiftedSum = smoothing == 0f ? 0f : RowKernels.ShiftedDot<TVec>(ref w, hasWeights, ref x, max, n);
-                ref var g = ref hasGrad ? ref Unsafe.Add(ref Spans.Ref(_gradLogits), offset) : ref x;
+                ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
                 var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
                 var logSum = MathF.Log(sum);
 
@@ -265,8 +266,8 @@ public static class SoftmaxCrossEntropy
             const int Block = 16;
             var live = RowKernels.LeadMask<TVec>(n);
             var negativeInfinity = TVec.Create(float.NegativeInfinity);
-            ref var x0 = ref Spans.Ref(_logits);
-            ref var g0 = ref Spans.Ref(_gradLogits);
+            ref var x0 = ref MemoryMarshal.GetReference(_logits);
+            ref var g0 = ref MemoryMarshal.GetReference(_gradLogits);
             var width = (nuint)TVec.Count;
 
             // Rows whose full vector stays inside the arrays use plain loads and stores (masked ones stall the
@@ -280,8 +281,8 @@ public static class SoftmaxCrossEntropy
             Span<float> targetLogits = stackalloc float[Block];
             Span<float> sums = stackalloc float[Block];
             Span<float> inverses = stackalloc float[Block];
-            ref var sum0 = ref Spans.Ref(sums);
-            ref var inverse0 = ref Spans.Ref(inverses);
+            ref var sum0 = ref MemoryMarshal.GetReference(sums);
+            ref var inverse0 = ref MemoryMarshal.GetReference(inverses);
             double total = 0;
             for (var start = 0; start < rows; start += Block)
             {
@@ -408,20 +409,20 @@ public static class SoftmaxCrossEntropy
             var n = (nuint)classes;
             var hasGrad = !_gradLogits.IsEmpty;
             var hasWeights = !_classWeights.IsEmpty;
-            ref var w = ref Spans.Ref(_classWeights);
+            ref var w = ref MemoryMarshal.GetReference(_classWeights);
             var keep = 1f - labelSmoothing;
             var spread = labelSmoothing / classes;
             double total = 0;
             for (var r = 0; r < rows; r++)
             {
                 var offset = r * classes;
-                ref var x = ref Unsafe.Add(ref Spans.Ref(_logits), offset);
-                ref var t = ref Unsafe.Add(ref Spans.Ref(_targets), offset);
+                ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(_logits), offset);
+                ref var t = ref Unsafe.Add(ref MemoryMarshal.GetReference(_targets), offset);
                 var max = RowKernels.Max<TVec>(ref x, n);
 
                 // q_c = w_c·t'_c; Σ q and Σ q·(x − max) are read before x may be overwritten in place.
                 WeightedTargetSums<TVec>(ref x, max, ref t, ref w, hasWeights, keep, spread, n, out var qTotal, out var qx);
-                ref var g = ref hasGrad ? ref Unsafe.Add(ref Spans.Ref(_gradLogits), offset) : ref x;
+                ref var g = ref hasGrad ? ref Unsafe.Add(ref MemoryMarshal.GetReference(_gradLogits), offset) : ref x;
                 var sum = RowKernels.ExpSum<TVec>(ref x, max, ref g, n, store: hasGrad);
                 var logSum = MathF.Log(sum);
                 var loss = -(qx - (logSum * qTotal));

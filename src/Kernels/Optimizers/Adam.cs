@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Threading;
@@ -83,7 +84,7 @@ public static class Adam
             (float)biasCorrection2Sqrt,
             options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
             options.Decoupled ? 0f : options.WeightDecay);
-        fixed (float* p = &Spans.Ref(parameters), g = &Spans.Ref(gradients), m = &Spans.Ref(firstMoment), v = &Spans.Ref(secondMoment), vMax = &Spans.Ref(maxSecondMoment))
+        fixed (float* p = parameters, g = gradients, m = firstMoment, v = secondMoment, vMax = maxSecondMoment)
         {
             ParallelSlices.Run(new Slices(p, g, m, v, options.AmsGrad ? vMax : null, options, scalars), parameters.Length, parts);
         }
@@ -118,11 +119,11 @@ public static class Adam
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var p = ref Spans.Ref(_parameters);
-            ref var g = ref Spans.Ref(_gradients);
-            ref var m = ref Spans.Ref(_m);
-            ref var v = ref Spans.Ref(_v);
-            ref var vm = ref Spans.Ref(_vMax);
+            ref var p = ref MemoryMarshal.GetReference(_parameters);
+            ref var g = ref MemoryMarshal.GetReference(_gradients);
+            ref var m = ref MemoryMarshal.GetReference(_m);
+            ref var v = ref MemoryMarshal.GetReference(_v);
+            ref var vm = ref MemoryMarshal.GetReference(_vMax);
             var n = (nuint)_parameters.Length;
             var width = (nuint)TVec.Count;
             nuint i = 0;

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Threading;
@@ -54,7 +55,7 @@ public static class Sgd
         }
 
         Guard.NoOverlap(gradients, parameters, nameof(gradients), nameof(parameters));
-        fixed (float* p = &Spans.Ref(parameters), g = &Spans.Ref(gradients), b = &Spans.Ref(momentumBuffer))
+        fixed (float* p = parameters, g = gradients, b = momentumBuffer)
         {
             ParallelSlices.Run(new Slices(p, g, hasMomentum ? b : null, options, hasMomentum, firstStep), parameters.Length, parts);
         }
@@ -84,9 +85,9 @@ public static class Sgd
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var p = ref Spans.Ref(_parameters);
-            ref var g = ref Spans.Ref(_gradients);
-            ref var b = ref Spans.Ref(_buffer);
+            ref var p = ref MemoryMarshal.GetReference(_parameters);
+            ref var g = ref MemoryMarshal.GetReference(_gradients);
+            ref var b = ref MemoryMarshal.GetReference(_buffer);
             var n = (nuint)_parameters.Length;
             var width = (nuint)TVec.Count;
             nuint i = 0;

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Validation;
@@ -116,8 +117,8 @@ public static class Reductions
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var x = ref Spans.Ref(_input);
-            ref var s = ref Spans.Ref(_sums);
+            ref var x = ref MemoryMarshal.GetReference(_input);
+            ref var s = ref MemoryMarshal.GetReference(_sums);
             var n = (nuint)cols;
             var width = (nuint)TVec.Count;
 

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Elementwise;
 using Kernels.Simd;
 using Kernels.Softmax;
@@ -97,9 +98,9 @@ public static class SoftmaxKernels
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            ref var a = ref Spans.Ref(_first);
-            ref var b = ref Spans.Ref(_second);
-            ref var y = ref Spans.Ref(_output);
+            ref var a = ref MemoryMarshal.GetReference(_first);
+            ref var b = ref MemoryMarshal.GetReference(_second);
+            ref var y = ref MemoryMarshal.GetReference(_output);
             var n = (nuint)cols;
             for (var r = 0; r < rows; r++)
             {

@@ -1,6 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
-using Kernels.Simd;
+using System.Runtime.InteropServices;
 
 namespace Kernels.Validation;
 
@@ -96,7 +96,7 @@ internal static class Guard
         }
 
         // One unsigned compare per direction: the second starts inside the first, or the first inside the second.
-        var offset = Unsafe.ByteOffset(ref Spans.Ref(first), ref Spans.Ref(second));
+        var offset = Unsafe.ByteOffset(ref MemoryMarshal.GetReference(first), ref MemoryMarshal.GetReference(second));
         if ((nuint)offset < (nuint)((nint)first.Length * sizeof(float)) || (nuint)offset > (nuint)(-((nint)second.Length * sizeof(float))))
         {
             byteOffset = offset;
