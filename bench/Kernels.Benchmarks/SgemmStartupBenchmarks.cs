@@ -39,8 +39,8 @@ public sealed class StartupConfig : ManualConfig
 /// </list>
 /// C is written in every setup, so that none of the first calls pays the page faults of a freshly allocated
 /// output (about 0.7 ms for these 256 kB on this machine): that cost belongs to the caller's buffer, and the
-/// steady state it is compared with has C resident too. Every setup compiles the harness's invocation loop and the
-/// benchmark methods (<see cref="ColdStartHarness"/>), whose JIT is the harness's cost, not the library's; <see
+/// steady state it is compared with has C resident too. Every setup compiles the harness's invocation loop, the
+/// benchmark methods and the clock (<see cref="ColdStartHarness"/>), whose JIT is the harness's cost; <see
 /// cref="SgemmStartupOverheadBenchmarks"/> measures what the harness still adds to each of these first calls.
 /// </summary>
 [Config(typeof(StartupConfig))]
@@ -137,8 +137,9 @@ public class SgemmStartupBenchmarks : IThroughput
 
 /// <summary>
 /// What BenchmarkDotNet's cold invocation still adds to every first call of <see cref="SgemmStartupBenchmarks"/>
-/// once <see cref="ColdStartHarness"/> has compiled the invocation loop and the benchmark method in the setup (the
-/// first pass through a delegate and the engine's timing code). <see cref="SmallCallAgain"/> repeats the setup's
+/// once <see cref="ColdStartHarness"/> has compiled the invocation loop, the benchmark method and the clock in the
+/// setup (what remains happens outside the benchmark method: timed inside, the call itself takes microseconds).
+/// <see cref="SmallCallAgain"/> repeats the setup's
 /// 12×32×1 Kernels call, in the position of those first calls, when nothing of Kernels is cold any more (its
 /// steady state is about 0.03 µs). A class of its own, because the GFLOP/s column reads one operation count per
 /// class.
