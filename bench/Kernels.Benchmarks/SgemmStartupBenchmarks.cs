@@ -60,10 +60,7 @@ public class SgemmStartupBenchmarks : IThroughput
     [GlobalSetup(Targets = [nameof(FirstCall256), nameof(FirstCall256OpenBlas)])]
     public void Setup()
     {
-        _a = Data.Uniform(N * N, 30, 1f);
-        _b = Data.Uniform(N * N, 31, 1f);
-        _c = new float[N * N];
-        Array.Fill(_c, 1f);
+        WriteData();
         ColdStartHarness.PrepareInvocation(typeof(SgemmStartupBenchmarks));
         _jitMethodsBefore = JitInfo.GetCompiledMethodCount();
     }
@@ -126,10 +123,28 @@ public class SgemmStartupBenchmarks : IThroughput
         }
     }
 
+    /// <summary>
+    /// A, B and C, then the small call: <see cref="SgemmStartupOverheadBenchmarks"/>'s setup, which compiles its own
+    /// class's harness methods rather than this class's.
+    /// </summary>
+    internal void WriteDataAndSmallCall()
+    {
+        WriteData();
+        SmallCall();
+    }
+
     /// <summary>The setup's small call, also repeated by <see cref="SgemmStartupOverheadBenchmarks"/>.</summary>
     internal void SmallCall() => Multiply(12, 32, 1);
 
     private void Multiply() => Multiply(N, N, N);
+
+    private void WriteData()
+    {
+        _a = Data.Uniform(N * N, 30, 1f);
+        _b = Data.Uniform(N * N, 31, 1f);
+        _c = new float[N * N];
+        Array.Fill(_c, 1f);
+    }
 
     // One method for every call here, so that a setup's small call has already JIT-compiled the benchmark's side.
     private void Multiply(int m, int n, int k) => Sgemm.Multiply(Transpose.None, Transpose.None, m, n, k, 1f, _a, k, _b, n, 0f, _c, n, new GemmOptions(1));
@@ -152,7 +167,7 @@ public class SgemmStartupOverheadBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _startup.SetupAfterSmallCall();
+        _startup.WriteDataAndSmallCall();
         ColdStartHarness.PrepareInvocation(typeof(SgemmStartupOverheadBenchmarks));
     }
 
