@@ -569,13 +569,19 @@ internal static class GemmDriver
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 
-    private static Span<float> Buffer(ref float[]? cache, int length)
+    /// <summary>
+    /// A reusable pinned buffer of at least <paramref name="length"/> floats, its start 64-byte aligned: the packed
+    /// slivers are read with whole-vector loads, and an array's data starts only 8-byte aligned, which would make
+    /// every Vector512 load of a packed B sliver straddle two cache lines.
+    /// </summary>
+    private static unsafe Span<float> Buffer(ref float[]? cache, int length)
     {
-        if (cache is null || cache.Length < length)
+        if (cache is null || cache.Length < length + 16)
         {
-            cache = GC.AllocateUninitializedArray<float>(length, pinned: true);
+            cache = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
         }
 
-        return cache.AsSpan(0, length);
+        var misalignment = (int)((nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(cache)) & 63) / sizeof(float);
+        return cache.AsSpan((16 - misalignment) & 15, length);
     }
 }
