@@ -116,6 +116,56 @@ public class TrainingKernelsTests
     }
 
     [Fact]
+    public void Philox_reproduces_the_Random123_known_answers()
+    {
+        // kat_vectors of Random123 for philox4x32_10: counter words c0…c3, key words k0 k1, then the four outputs.
+        (uint[] Counter, uint[] Key, uint[] Expected)[] vectors =
+        [
+            ([0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
+            ([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
+            ([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]),
+        ];
+        foreach (var (counter, key, expected) in vectors)
+        {
+            Kernels.Random.Philox.Block(
+                key[0] | ((ulong)key[1] << 32), counter[0] | ((ulong)counter[1] << 32), counter[2] | ((ulong)counter[3] << 32), out var r0, out var r1, out var r2, out var r3);
+            Assert.Equal(expected, new[] { r0, r1, r2, r3 });
+        }
+    }
+
+    [Fact]
+    public void Dropout_vector_steps_draw_the_scalar_generators_mask_at_every_length_and_offset()
+    {
+        // Element i keeps when Philox word i mod 4 of block i / 4 is at least p·2³², on every path: the vector steps
+        // (32, 16 or 8 elements), the whole-block loop and the single-element tail must agree with that definition
+        // at every split point. Offsets shift the data against the vector alignment; the mask stays indexed from 0.
+        var source = Gens.Fill(300, 5, 4f);
+        foreach (var p in new[] { 0.1f, 0.5f, 0.97f })
+        {
+            var threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
+            var scale = 1f / (1f - p);
+            IsaVariants.ForEach(_ =>
+            {
+                foreach (var offset in new[] { 0, 1, 3 })
+                {
+                    for (var length = 0; length <= 150; length++)
+                    {
+                        var x = source.AsSpan(offset, length);
+                        var y = new Guarded(length);
+                        Dropout.Forward(x, y.Span, p, 0xfeedface12345678);
+                        y.AssertGuards();
+                        for (var i = 0; i < length; i++)
+                        {
+                            var keep = Kernels.Random.Philox.Element(0xfeedface12345678, 0, i) >= threshold;
+                            Assert.Equal(keep ? x[i] * scale : 0f, y.Span[i]);
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    [Fact]
     public void Dropout_edge_probabilities_and_paths()
     {
         var x = Gens.Fill(101, 1, 3f);

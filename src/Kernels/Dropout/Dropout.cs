@@ -1,5 +1,8 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Random;
+using Kernels.Simd;
 using Kernels.Validation;
 
 namespace Kernels;
@@ -61,6 +64,12 @@ public static class Dropout
         }
     }
 
+    /// <summary>
+    /// The driver: whole steps of the widest active width (<see cref="PhiloxLanes512"/>, <see cref="PhiloxLanes256"/>,
+    /// <see cref="PhiloxLanes128"/>), the rest in steps of the narrower ones, then whole Philox blocks and single
+    /// elements in scalar code.
+    /// Every path draws element i from lane i mod 4 of block i / 4, so the mask does not depend on the path.
+    /// </summary>
     private static void Apply(ReadOnlySpan<float> input, Span<float> output, float p, ulong seed)
     {
         if (p == 0f)
@@ -78,20 +87,52 @@ public static class Dropout
         // Keep when the 32-bit draw is at or above p·2³²: probability 1 − p to within 2⁻³².
         var threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
         var scale = 1f / (1f - p);
-        var length = input.Length;
-        var i = 0;
+        ref var x = ref MemoryMarshal.GetReference(input);
+        ref var y = ref MemoryMarshal.GetReference(output);
+        var length = (nuint)input.Length;
+        var active = Isa.Active;
+        nuint i = 0;
+        if (active >= KernelIsa.Vector512 && PhiloxLanes512.IsSupported)
+        {
+            i = Run<PhiloxLanes512>(ref x, ref y, i, length, seed, threshold, scale);
+        }
+
+        if (active >= KernelIsa.Vector256 && PhiloxLanes256.IsSupported)
+        {
+            i = Run<PhiloxLanes256>(ref x, ref y, i, length, seed, threshold, scale);
+        }
+
+        if (active >= KernelIsa.Vector128 && PhiloxLanes128.IsSupported)
+        {
+            i = Run<PhiloxLanes128>(ref x, ref y, i, length, seed, threshold, scale);
+        }
+
         for (; i + 4 <= length; i += 4)
         {
             Philox.Block(seed, (ulong)i >> 2, 0, out var r0, out var r1, out var r2, out var r3);
-            output[i] = r0 >= threshold ? input[i] * scale : 0f;
-            output[i + 1] = r1 >= threshold ? input[i + 1] * scale : 0f;
-            output[i + 2] = r2 >= threshold ? input[i + 2] * scale : 0f;
-            output[i + 3] = r3 >= threshold ? input[i + 3] * scale : 0f;
+            Unsafe.Add(ref y, i) = r0 >= threshold ? Unsafe.Add(ref x, i) * scale : 0f;
+            Unsafe.Add(ref y, i + 1) = r1 >= threshold ? Unsafe.Add(ref x, i + 1) * scale : 0f;
+            Unsafe.Add(ref y, i + 2) = r2 >= threshold ? Unsafe.Add(ref x, i + 2) * scale : 0f;
+            Unsafe.Add(ref y, i + 3) = r3 >= threshold ? Unsafe.Add(ref x, i + 3) * scale : 0f;
         }
 
         for (; i < length; i++)
         {
-            output[i] = Philox.Element(seed, 0, i) >= threshold ? input[i] * scale : 0f;
+            Unsafe.Add(ref y, i) = Philox.Element(seed, 0, (long)i) >= threshold ? Unsafe.Add(ref x, i) * scale : 0f;
         }
+    }
+
+    /// <summary>Whole steps of <typeparamref name="TLanes"/> from element <paramref name="i"/>; returns the index of the first element left over.</summary>
+    [MethodImpl(Compile.Hot)]
+    private static nuint Run<TLanes>(ref float x, ref float y, nuint i, nuint length, ulong seed, uint threshold, float scale)
+        where TLanes : struct, IPhiloxLanes
+    {
+        var step = (nuint)TLanes.Elements;
+        for (; i + step <= length; i += step)
+        {
+            TLanes.Step(ref x, ref y, i, seed, threshold, scale);
+        }
+
+        return i;
     }
 }

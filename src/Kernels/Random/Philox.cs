@@ -9,10 +9,12 @@ namespace Kernels.Random;
 /// </summary>
 internal static class Philox
 {
-    private const uint M0 = 0xD2511F53;
-    private const uint M1 = 0xCD9E8D57;
-    private const uint W0 = 0x9E3779B9;
-    private const uint W1 = 0xBB67AE85;
+    // The round multipliers and the Weyl key increments of Philox4x32 (Salmon et al., table 2).
+    public const uint M0 = 0xD2511F53;
+    public const uint M1 = 0xCD9E8D57;
+    public const uint W0 = 0x9E3779B9;
+    public const uint W1 = 0xBB67AE85;
+    public const int Rounds = 10;
 
     /// <summary>The four 32-bit outputs of block <paramref name="counter"/> under <paramref name="key"/>; <paramref name="stream"/> fills the counter's upper half.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -24,7 +26,7 @@ internal static class Philox
         var c3 = (uint)(stream >> 32);
         var k0 = (uint)key;
         var k1 = (uint)(key >> 32);
-        for (var round = 0; round < 10; round++)
+        for (var round = 0; round < Rounds; round++)
         {
             var p0 = (ulong)M0 * c0;
             var p1 = (ulong)M1 * c2;
