@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using Kernels.Tests.Infrastructure;
 using Kernels.Tests.References;
 using Xunit;
@@ -87,6 +88,39 @@ public class MathAccuracyTests(ITestOutputHelper output)
     {
         Assert.True(MaxUlps("log", ElementwiseMath.Log, Math.Log, 1e-30f, 4f, 400_001) <= 1);
         Assert.True(MaxUlps("log large", ElementwiseMath.Log, Math.Log, 4f, 3e38f, 400_001) <= 1);
+
+        // Every vector here holds subnormals, so this is the careful path's rescaling.
+        Assert.True(MaxUlps("log subnormal", ElementwiseMath.Log, Math.Log, 1.4e-45f, 1.2e-38f, 100_001) <= 1);
+    }
+
+    [Fact]
+    public void Log_gives_a_lane_the_same_bits_whether_or_not_a_special_value_shares_its_vector()
+    {
+        // One zero, negative, infinite, NaN or subnormal lane sends its whole vector down the careful path; the
+        // normal lanes beside it must come out as the fast path gives them.
+        var x = Enumerable.Range(0, 97).Select(i => 0.01f + (i * 1.37f)).ToArray();
+        IsaVariants.ForEach(_ =>
+        {
+            var fast = new float[x.Length];
+            ElementwiseMath.Log(x, fast);
+            foreach (var special in new[] { 0f, -1f, float.PositiveInfinity, float.NaN, 1e-40f })
+            {
+                foreach (var at in new[] { 0, 5, 17, 40, 96 })
+                {
+                    var mixed = (float[])x.Clone();
+                    mixed[at] = special;
+                    var y = new float[x.Length];
+                    ElementwiseMath.Log(mixed, y);
+                    for (var i = 0; i < x.Length; i++)
+                    {
+                        if (i != at)
+                        {
+                            Assert.Equal(fast[i], y[i]);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     [Fact]

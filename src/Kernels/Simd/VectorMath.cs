@@ -14,6 +14,9 @@ internal static class VectorMath
     private const float Ln2Lo = 1.42860677e-06f;
     private const float Log2E = 1.44269504f;
 
+    // The largest subnormal float, just below float.MinNormal (1.17549435e-38).
+    private const float LargestSubnormal = 1.1754942e-38f;
+
     // Beyond these exp overflows to +∞ or underflows to 0 in float32.
     private const float ExpOverflow = 88.7228394f;
     private const float ExpUnderflow = -103.972084f;
@@ -120,18 +123,48 @@ internal static class VectorMath
 
     /// <summary>
     /// ln x. x = m·2ᵉ with m in [√½, √2); ln m = f − f²/2 + s·(f²/2 + R(s²)) with f = m − 1 and s = f/(2+f),
-    /// R the degree-4 minimax polynomial of fdlibm/musl logf. Subnormals are rescaled by 2²³ first.
-    /// ln 0 = −∞, ln(negative) = NaN, ln ∞ = ∞. Max error 1 ulp measured.
+    /// R the degree-4 minimax polynomial of fdlibm/musl logf. Vectors whose lanes are all positive normal finite
+    /// floats (the usual case) go straight to the polynomial; any other vector takes
+    /// <see cref="LogCareful{TVec}(TVec)"/>, which rescales subnormals by 2²³ first and handles the special values:
+    /// ln 0 = −∞, ln(negative) = NaN, ln ∞ = ∞, NaN gives NaN. The two paths share the polynomial, so a lane's
+    /// result does not depend on its neighbours. Max error 1 ulp measured.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Log<TVec>(TVec x)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        // NaN fails both comparisons, so it also takes the careful path.
+        if (!TVec.AllLessThan(TVec.Create(LargestSubnormal), x) || !TVec.AllLessThan(x, TVec.Create(float.PositiveInfinity)))
+        {
+            return LogCareful(x);
+        }
+
+        var m = TVec.Decompose(x, out var e);
+        return LogOfReduced(m, e);
+    }
+
+    /// <summary><see cref="Log{TVec}(TVec)"/> for vectors with a lane that is subnormal, zero, negative, infinite or NaN.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static TVec LogCareful<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {
         var subnormal = TVec.LessThan(x, TVec.Create(1.17549435e-38f));
         var scaled = TVec.Select(subnormal, x * TVec.Create(8388608f), x);
         var m = TVec.Decompose(scaled, out var e);
         e = TVec.Select(subnormal, e - TVec.Create(23f), e);
+        var result = LogOfReduced(m, e);
 
+        result = TVec.Select(TVec.Equals(x, TVec.Create(0f)), TVec.Create(float.NegativeInfinity), result);
+        result = TVec.Select(TVec.LessThan(x, TVec.Create(0f)), TVec.Create(float.NaN), result);
+        result = TVec.Select(TVec.Equals(x, TVec.Create(float.PositiveInfinity)), x, result);
+        return TVec.Select(TVec.IsNaN(x), x, result);
+    }
+
+    /// <summary>e·ln 2 + ln m for m in [√½, √2), the polynomial shared by both paths.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec LogOfReduced<TVec>(TVec m, TVec e)
+        where TVec : struct, ISimdFloat<TVec>
+    {
         var f = m - TVec.Create(1f);
         var s = f / (TVec.Create(2f) + f);
         var z = s * s;
@@ -141,12 +174,7 @@ internal static class VectorMath
         var r = t2 + t1;
         var hfsq = TVec.Create(0.5f) * f * f;
         var logm = f - (hfsq - s * (hfsq + r));
-        var result = TVec.Fma(e, TVec.Create(Ln2Hi), TVec.Fma(e, TVec.Create(Ln2Lo), logm));
-
-        result = TVec.Select(TVec.Equals(x, TVec.Create(0f)), TVec.Create(float.NegativeInfinity), result);
-        result = TVec.Select(TVec.LessThan(x, TVec.Create(0f)), TVec.Create(float.NaN), result);
-        result = TVec.Select(TVec.Equals(x, TVec.Create(float.PositiveInfinity)), x, result);
-        return TVec.Select(TVec.IsNaN(x), x, result);
+        return TVec.Fma(e, TVec.Create(Ln2Hi), TVec.Fma(e, TVec.Create(Ln2Lo), logm));
     }
 
     /// <summary>
