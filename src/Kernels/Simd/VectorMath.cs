@@ -125,7 +125,7 @@ internal static class VectorMath
     /// ln x. x = m·2ᵉ with m in [√½, √2); ln m = f − f²/2 + s·(f²/2 + R(s²)) with f = m − 1 and s = f/(2+f),
     /// R the degree-4 minimax polynomial of fdlibm/musl logf. Vectors whose lanes are all positive normal finite
     /// floats (the usual case) go straight to the polynomial; any other vector takes
-    /// <see cref="LogCareful{TVec}(TVec)"/>, which rescales subnormals by 2²³ first and handles the special values:
+    /// <see cref="LogCareful{TVec}(in TVec, out TVec)"/>, which rescales subnormals by 2²³ first and handles the special values:
     /// ln 0 = −∞, ln(negative) = NaN, ln ∞ = ∞, NaN gives NaN. The two paths share the polynomial, so a lane's
     /// result does not depend on its neighbours. Max error 1 ulp measured.
     /// </summary>
@@ -133,10 +133,13 @@ internal static class VectorMath
     public static TVec Log<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {
-        // NaN fails both comparisons, so it also takes the careful path.
+        // NaN fails both comparisons, so it also takes the careful path. The call passes a copy by reference, as
+        // Exp does: a call with vectors by value is one crossgen2 will not precompile.
         if (!TVec.AllLessThan(TVec.Create(LargestSubnormal), x) || !TVec.AllLessThan(x, TVec.Create(float.PositiveInfinity)))
         {
-            return LogCareful(x);
+            var copy = x;
+            LogCareful(in copy, out var careful);
+            return careful;
         }
 
         var m = TVec.Decompose(x, out var e);
@@ -145,7 +148,7 @@ internal static class VectorMath
 
     /// <summary><see cref="Log{TVec}(TVec)"/> for vectors with a lane that is subnormal, zero, negative, infinite or NaN.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static TVec LogCareful<TVec>(TVec x)
+    private static void LogCareful<TVec>(in TVec x, out TVec log)
         where TVec : struct, ISimdFloat<TVec>
     {
         var subnormal = TVec.LessThan(x, TVec.Create(1.17549435e-38f));
@@ -157,7 +160,7 @@ internal static class VectorMath
         result = TVec.Select(TVec.Equals(x, TVec.Create(0f)), TVec.Create(float.NegativeInfinity), result);
         result = TVec.Select(TVec.LessThan(x, TVec.Create(0f)), TVec.Create(float.NaN), result);
         result = TVec.Select(TVec.Equals(x, TVec.Create(float.PositiveInfinity)), x, result);
-        return TVec.Select(TVec.IsNaN(x), x, result);
+        log = TVec.Select(TVec.IsNaN(x), x, result);
     }
 
     /// <summary>e·ln 2 + ln m for m in [√½, √2), the polynomial shared by both paths.</summary>
