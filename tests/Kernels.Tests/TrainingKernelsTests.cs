@@ -116,6 +116,33 @@ public class TrainingKernelsTests
     }
 
     [Fact]
+    public void Column_sum_adds_each_column_in_row_order_in_float()
+    {
+        // The documented order (sums start at 0, then row 0, row 1, … in float) is what makes the result identical
+        // on every path and for any blocking; wide rows (more than 256 columns) go four rows per pass, narrow ones
+        // keep column blocks in registers, and both must give exactly the sequential float sums.
+        foreach (var (rows, cols) in new[] { (7, 300), (9, 1025), (4, 257), (3, 40) })
+        {
+            var x = Gens.Fill(rows * cols, rows + cols, 100f);
+            var expected = new float[cols];
+            for (var r = 0; r < rows; r++)
+            {
+                for (var c = 0; c < cols; c++)
+                {
+                    expected[c] += x[(r * cols) + c];
+                }
+            }
+
+            IsaVariants.ForEach(_ =>
+            {
+                var sums = new float[cols];
+                Reductions.ColumnSum(x, sums, rows, cols);
+                Assert.Equal(expected, sums);
+            });
+        }
+    }
+
+    [Fact]
     public void Philox_reproduces_the_Random123_known_answers()
     {
         // kat_vectors of Random123 for philox4x32_10: counter words c0…c3, key words k0 k1, then the four outputs.
