@@ -131,6 +131,32 @@ public static class Sgemm
 
     private static void Validate(Transpose transA, Transpose transB, int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, ReadOnlySpan<float> bias, GemmOptions options)
     {
+        CheckShapes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, bias.IsEmpty ? -1 : bias.Length);
+        if (options.Threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be 0 (the default) or positive.");
+        }
+
+        var (aRows, aCols) = transA == Transpose.None ? (m, k) : (k, m);
+        var (bRows, bCols) = transB == Transpose.None ? (k, n) : (n, k);
+        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, a[..Math.Min(a.Length, Extent(aRows, aCols, lda))], out _))
+        {
+            throw new ArgumentException("c overlaps a; GEMM cannot run in place.", nameof(c));
+        }
+
+        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))], out _))
+        {
+            throw new ArgumentException("c overlaps b; GEMM cannot run in place.", nameof(c));
+        }
+    }
+
+    /// <summary>
+    /// The shape checks every GEMM entry point shares (the span API and the compute backends): known transposes,
+    /// non-negative sizes, each stored operand's rows within its length and leading dimension, and a bias of n
+    /// elements (<paramref name="biasLength"/> &lt; 0 for none).
+    /// </summary>
+    internal static void CheckShapes(Transpose transA, Transpose transB, int m, int n, int k, int aLength, int lda, int bLength, int ldb, int cLength, int ldc, int biasLength, string biasName = "bias")
+    {
         if (transA is not (Transpose.None or Transpose.Transposed))
         {
             throw new ArgumentOutOfRangeException(nameof(transA), transA, "Unknown transpose.");
@@ -144,30 +170,16 @@ public static class Sgemm
         Validation.Guard.NonNegative(m);
         Validation.Guard.NonNegative(n);
         Validation.Guard.NonNegative(k);
-        if (options.Threads < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Threads, "Threads must be 0 (the default) or positive.");
-        }
 
         // Stored shapes: A is m×k or k×m, B is k×n or n×k, C is m×n; each row must fit its leading dimension.
         var (aRows, aCols) = transA == Transpose.None ? (m, k) : (k, m);
         var (bRows, bCols) = transB == Transpose.None ? (k, n) : (n, k);
-        CheckMatrix(a.Length, aRows, aCols, lda, nameof(a), nameof(lda), transA);
-        CheckMatrix(b.Length, bRows, bCols, ldb, nameof(b), nameof(ldb), transB);
-        CheckMatrix(c.Length, m, n, ldc, nameof(c), nameof(ldc), Transpose.None);
-        if (!bias.IsEmpty && bias.Length != n)
+        CheckMatrix(aLength, aRows, aCols, lda, "a", nameof(lda), transA);
+        CheckMatrix(bLength, bRows, bCols, ldb, "b", nameof(ldb), transB);
+        CheckMatrix(cLength, m, n, ldc, "c", nameof(ldc), Transpose.None);
+        if (biasLength >= 0 && biasLength != n)
         {
-            throw new ArgumentException($"bias has {bias.Length} elements but C has n = {n} columns.", nameof(bias));
-        }
-
-        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, a[..Math.Min(a.Length, Extent(aRows, aCols, lda))], out _))
-        {
-            throw new ArgumentException("c overlaps a; GEMM cannot run in place.", nameof(c));
-        }
-
-        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))], out _))
-        {
-            throw new ArgumentException("c overlaps b; GEMM cannot run in place.", nameof(c));
+            throw new ArgumentException($"bias has {biasLength} elements but C has n = {n} columns.", biasName);
         }
     }
 

@@ -61,29 +61,14 @@ public static class Adam
             throw new ArgumentOutOfRangeException(nameof(step), step, "The step count starts at 1.");
         }
 
-        if (!(options.Beta1 >= 0f && options.Beta1 < 1f) || !(options.Beta2 >= 0f && options.Beta2 < 1f))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"Betas must lie in [0, 1); got ({options.Beta1}, {options.Beta2}).");
-        }
-
-        if (!(options.Epsilon >= 0f) || !float.IsFinite(options.LearningRate) || !float.IsFinite(options.WeightDecay))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "Epsilon must be non-negative and the learning rate and weight decay finite.");
-        }
+        Optimizers.Check(options);
 
         Guard.NoOverlap(parameters, gradients, nameof(parameters), nameof(gradients));
         Guard.NoOverlap(parameters, firstMoment, nameof(parameters), nameof(firstMoment));
         Guard.NoOverlap(parameters, secondMoment, nameof(parameters), nameof(secondMoment));
         Guard.NoOverlap(firstMoment, secondMoment, nameof(firstMoment), nameof(secondMoment));
 
-        // The bias corrections are scalars; PyTorch computes them in double and we do the same.
-        var biasCorrection1 = 1.0 - Math.Pow(options.Beta1, step);
-        var biasCorrection2Sqrt = Math.Sqrt(1.0 - Math.Pow(options.Beta2, step));
-        var scalars = new Scalars(
-            (float)(options.LearningRate / biasCorrection1),
-            (float)biasCorrection2Sqrt,
-            options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
-            options.Decoupled ? 0f : options.WeightDecay);
+        var scalars = Scalars.For(options, step);
         fixed (float* p = parameters, g = gradients, m = firstMoment, v = secondMoment, vMax = maxSecondMoment)
         {
             ParallelSlices.Run(new Slices(p, g, m, v, options.AmsGrad ? vMax : null, options, scalars), parameters.Length, parts);
@@ -107,7 +92,21 @@ public static class Adam
         }
     }
 
-    private readonly record struct Scalars(float StepSize, float BiasCorrection2Sqrt, float Shrink, float L2);
+    /// <summary>The per-step scalars of the update, shared with the device backends so every backend rounds them alike.</summary>
+    internal readonly record struct Scalars(float StepSize, float BiasCorrection2Sqrt, float Shrink, float L2)
+    {
+        /// <summary>The bias corrections are scalars; PyTorch computes them in double and we do the same.</summary>
+        public static Scalars For(AdamOptions options, int step)
+        {
+            var biasCorrection1 = 1.0 - Math.Pow(options.Beta1, step);
+            var biasCorrection2Sqrt = Math.Sqrt(1.0 - Math.Pow(options.Beta2, step));
+            return new Scalars(
+                (float)(options.LearningRate / biasCorrection1),
+                (float)biasCorrection2Sqrt,
+                options.Decoupled ? 1f - (options.LearningRate * options.WeightDecay) : 1f,
+                options.Decoupled ? 0f : options.WeightDecay);
+        }
+    }
 
     private readonly ref struct Loop(Span<float> parameters, ReadOnlySpan<float> gradients, Span<float> m, Span<float> v, Span<float> vMax, AdamOptions options, Scalars scalars) : IVectorLoop
     {

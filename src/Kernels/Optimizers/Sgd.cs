@@ -37,14 +37,7 @@ public static class Sgd
     {
         var parts = ParallelSlices.Resolve(threads, nameof(threads));
         Guard.SameLength(gradients.Length, parameters.Length, nameof(gradients), nameof(parameters));
-        Guard.Finite(options.LearningRate, "options.LearningRate");
-        Guard.Finite(options.Momentum, "options.Momentum");
-        Guard.Finite(options.Dampening, "options.Dampening");
-        Guard.Finite(options.WeightDecay, "options.WeightDecay");
-        if (options.Nesterov && (options.Momentum <= 0f || options.Dampening != 0f))
-        {
-            throw new ArgumentException("Nesterov momentum requires a positive momentum and zero dampening.", nameof(options));
-        }
+        Optimizers.Check(options);
 
         var hasMomentum = options.Momentum != 0f;
         if (hasMomentum)

@@ -1,0 +1,422 @@
+using System;
+using Kernels.Validation;
+
+namespace Kernels.Compute;
+
+/// <summary>
+/// The operation-level interface of a training step: GEMM with its fused bias-and-activation epilogue,
+/// activation backward, bias gradients, softmax cross-entropy and the optimizer updates, on buffers that live
+/// where the backend computes. <see cref="CpuBackend"/> runs the span kernels of this library;
+/// <see cref="OpenClBackend"/> runs the same operations on an OpenCL device (a GPU, or PoCL on the CPU in CI).
+/// Every operation validates its arguments here, once for all backends, before any backend code runs, and
+/// throws <see cref="ArgumentException"/> (or a subclass) naming the parameter and the shapes. Operations are
+/// queued in order; <see cref="Read{T}"/> and the loss of <see cref="SoftmaxCrossEntropy"/> wait for the
+/// work before them.
+/// </summary>
+public abstract class ComputeBackend : IDisposable
+{
+    /// <summary>What runs the operations, for logs and benchmark labels.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Whether <see cref="Dispose()"/> has been called.</summary>
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>A buffer of <paramref name="length"/> floats, zeroed.</summary>
+    /// <param name="length">Elements, non-negative.</param>
+    /// <returns>The buffer, owned by this backend.</returns>
+    public DeviceBuffer<float> Allocate(int length)
+    {
+        ThrowIfDisposed();
+        Guard.NonNegative(length);
+        return AllocateCore<float>(length);
+    }
+
+    /// <summary>A buffer of <paramref name="length"/> 32-bit integers (class targets), zeroed.</summary>
+    /// <param name="length">Elements, non-negative.</param>
+    /// <returns>The buffer, owned by this backend.</returns>
+    public DeviceBuffer<int> AllocateInt32(int length)
+    {
+        ThrowIfDisposed();
+        Guard.NonNegative(length);
+        return AllocateCore<int>(length);
+    }
+
+    /// <summary>Copies <paramref name="source"/> into the first source.Length elements of <paramref name="destination"/>.</summary>
+    /// <typeparam name="T">float or int.</typeparam>
+    /// <param name="destination">A buffer of this backend, at least as long as the source.</param>
+    /// <param name="source">Host values.</param>
+    public void Write<T>(DeviceBuffer<T> destination, ReadOnlySpan<T> source)
+        where T : unmanaged
+    {
+        Own(destination, nameof(destination));
+        if (source.Length > destination.Length)
+        {
+            throw new ArgumentException($"source has {source.Length} elements but destination holds {destination.Length}.", nameof(source));
+        }
+
+        WriteCore(destination, source);
+    }
+
+    /// <summary>Copies the first destination.Length elements of <paramref name="source"/> to the host, after the work queued before.</summary>
+    /// <typeparam name="T">float or int.</typeparam>
+    /// <param name="source">A buffer of this backend, at least as long as the destination.</param>
+    /// <param name="destination">Host values.</param>
+    public void Read<T>(DeviceBuffer<T> source, Span<T> destination)
+        where T : unmanaged
+    {
+        Own(source, nameof(source));
+        if (destination.Length > source.Length)
+        {
+            throw new ArgumentException($"destination has {destination.Length} elements but source holds {source.Length}.", nameof(destination));
+        }
+
+        ReadCore(source, destination);
+    }
+
+    /// <summary>C = alpha·op(A)·op(B) + beta·C, with the semantics of <see cref="Sgemm.Multiply(Transpose, Transpose, int, int, int, float, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, float, Span{float}, int, GemmOptions)"/>.</summary>
+    /// <param name="transA">op for A: A is m×k (lda ≥ k) or, transposed, stored k×m (lda ≥ m).</param>
+    /// <param name="transB">op for B: B is k×n (ldb ≥ n) or, transposed, stored n×k (ldb ≥ k).</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product; 0 means A and B are not read.</param>
+    /// <param name="a">A, row-major with leading dimension <paramref name="lda"/>.</param>
+    /// <param name="lda">Distance between rows of the stored A.</param>
+    /// <param name="b">B, row-major with leading dimension <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Distance between rows of the stored B.</param>
+    /// <param name="beta">Scale of the existing C; 0 means C is not read.</param>
+    /// <param name="c">C, m×n row-major with leading dimension <paramref name="ldc"/>; not a or b.</param>
+    /// <param name="ldc">Distance between rows of C.</param>
+    public void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, float beta, DeviceBuffer<float> c, int ldc)
+    {
+        CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, null);
+        if (m > 0 && n > 0)
+        {
+            GemmCore(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, null, Activation.Identity);
+        }
+    }
+
+    /// <summary>C = act(alpha·op(A)·op(B) + beta·C + bias): the dense-layer forward, the epilogue applied in the GEMM kernel.</summary>
+    /// <param name="transA">op for A.</param>
+    /// <param name="transB">op for B.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A.</param>
+    /// <param name="lda">Leading dimension of A.</param>
+    /// <param name="b">B.</param>
+    /// <param name="ldb">Leading dimension of B.</param>
+    /// <param name="beta">Scale of the existing C.</param>
+    /// <param name="c">C.</param>
+    /// <param name="ldc">Leading dimension of C.</param>
+    /// <param name="bias">Per-column bias of length n, or null for none.</param>
+    /// <param name="activation">The activation applied last.</param>
+    public void Gemm(Transpose transA, Transpose transB, int m, int n, int k, float alpha, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, float beta, DeviceBuffer<float> c, int ldc, DeviceBuffer<float>? bias, Activation activation)
+    {
+        CheckGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, bias);
+        CheckActivation(activation);
+        if (m > 0 && n > 0)
+        {
+            GemmCore(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation);
+        }
+    }
+
+    /// <summary>output = act(input) over the first <paramref name="length"/> elements; output may be input.</summary>
+    /// <param name="activation">The function.</param>
+    /// <param name="input">z.</param>
+    /// <param name="output">a.</param>
+    /// <param name="length">Elements.</param>
+    public void ActivationForward(Activation activation, DeviceBuffer<float> input, DeviceBuffer<float> output, int length)
+    {
+        CheckActivation(activation);
+        Own(input, nameof(input));
+        Own(output, nameof(output));
+        CheckLength(input, length, nameof(input));
+        CheckLength(output, length, nameof(output));
+        if (length > 0)
+        {
+            ActivationForwardCore(activation, input, output, length);
+        }
+    }
+
+    /// <summary>
+    /// gradInput = gradOutput ⊙ act'(saved) over the first <paramref name="length"/> elements, saved being z or a
+    /// as <see cref="Activation.Saved"/> says. Overwrites gradInput, which may be gradOutput or saved.
+    /// </summary>
+    /// <param name="activation">The function.</param>
+    /// <param name="gradOutput">∂L/∂a.</param>
+    /// <param name="saved">z or a.</param>
+    /// <param name="gradInput">∂L/∂z.</param>
+    /// <param name="length">Elements.</param>
+    public void ActivationBackward(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, int length)
+    {
+        CheckActivation(activation);
+        Own(gradOutput, nameof(gradOutput));
+        Own(saved, nameof(saved));
+        Own(gradInput, nameof(gradInput));
+        CheckLength(gradOutput, length, nameof(gradOutput));
+        CheckLength(saved, length, nameof(saved));
+        CheckLength(gradInput, length, nameof(gradInput));
+        if (length > 0)
+        {
+            ActivationBackwardCore(activation, gradOutput, saved, gradInput, length);
+        }
+    }
+
+    /// <summary>sums[c] (+)= Σ_r input[r, c], rows added in order (the bias gradient): the same bits as <see cref="Reductions.ColumnSum"/>.</summary>
+    /// <param name="input">Shape [rows, cols].</param>
+    /// <param name="sums">Shape [cols]; not input.</param>
+    /// <param name="rows">Rows.</param>
+    /// <param name="cols">Columns.</param>
+    /// <param name="accumulate">Add into sums instead of overwriting them.</param>
+    public void ColumnSum(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate = false)
+    {
+        Own(input, nameof(input));
+        Own(sums, nameof(sums));
+        var size = Guard.MatrixSize(rows, cols);
+        CheckLength(input, size, nameof(input), $"[{rows}, {cols}]");
+        CheckLength(sums, cols, nameof(sums));
+        Distinct(input, sums, nameof(sums), nameof(input));
+        if (cols > 0)
+        {
+            ColumnSumCore(input, sums, rows, cols, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// Mean softmax cross-entropy with class-index targets, PyTorch's <c>F.cross_entropy(logits, targets)</c>:
+    /// returns (1/rows)·Σ_i (logsumexp(x_i) − x_i[y_i]), rows max-shifted, and writes ∂loss/∂logits =
+    /// (softmax(x_i) − onehot(y_i))/rows into <paramref name="gradLogits"/> when it is not null (it may be the
+    /// logits buffer). Waits for the device. A target outside [0, classes) throws
+    /// <see cref="ArgumentOutOfRangeException"/> after the kernel ran; the gradient rows it wrote are NaN.
+    /// </summary>
+    /// <param name="logits">x, shape [rows, classes].</param>
+    /// <param name="targets">y, shape [rows].</param>
+    /// <param name="gradLogits">Shape [rows, classes], or null to skip the backward.</param>
+    /// <param name="rows">Rows, at least 1.</param>
+    /// <param name="classes">Classes, at least 1.</param>
+    /// <returns>The mean loss.</returns>
+    public float SoftmaxCrossEntropy(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes)
+    {
+        Own(logits, nameof(logits));
+        Own(targets, nameof(targets));
+        var size = Guard.MatrixSize(rows, classes);
+        if (rows < 1 || classes < 1)
+        {
+            throw new ArgumentOutOfRangeException(rows < 1 ? nameof(rows) : nameof(classes), $"Cross-entropy needs at least one row and one class; got [{rows}, {classes}].");
+        }
+
+        CheckLength(logits, size, nameof(logits), $"[{rows}, {classes}]");
+        CheckLength(targets, rows, nameof(targets));
+        if (gradLogits is not null)
+        {
+            Own(gradLogits, nameof(gradLogits));
+            CheckLength(gradLogits, size, nameof(gradLogits), $"[{rows}, {classes}]");
+        }
+
+        return SoftmaxCrossEntropyCore(logits, targets, gradLogits, rows, classes);
+    }
+
+    /// <summary>One SGD step with <see cref="Sgd.Step"/>'s formula over the first <paramref name="length"/> elements.</summary>
+    /// <param name="parameters">θ.</param>
+    /// <param name="gradients">∇.</param>
+    /// <param name="momentumBuffer">b, or null when the momentum is 0.</param>
+    /// <param name="length">Elements.</param>
+    /// <param name="options">Hyper-parameters.</param>
+    /// <param name="firstStep">True on the first step (b = g).</param>
+    public void SgdStep(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions options, bool firstStep)
+    {
+        Own(parameters, nameof(parameters));
+        Own(gradients, nameof(gradients));
+        CheckLength(parameters, length, nameof(parameters));
+        CheckLength(gradients, length, nameof(gradients));
+        Distinct(gradients, parameters, nameof(gradients), nameof(parameters));
+        Optimizers.Check(options);
+        if (options.Momentum != 0f)
+        {
+            if (momentumBuffer is null)
+            {
+                throw new ArgumentNullException(nameof(momentumBuffer), "A momentum buffer is required when the momentum is not 0.");
+            }
+
+            Own(momentumBuffer, nameof(momentumBuffer));
+            CheckLength(momentumBuffer, length, nameof(momentumBuffer));
+            Distinct(momentumBuffer, parameters, nameof(momentumBuffer), nameof(parameters));
+            Distinct(momentumBuffer, gradients, nameof(momentumBuffer), nameof(gradients));
+        }
+
+        if (length > 0)
+        {
+            SgdStepCore(parameters, gradients, options.Momentum != 0f ? momentumBuffer : null, length, options, firstStep);
+        }
+    }
+
+    /// <summary>One Adam or AdamW step with <see cref="Adam.Step"/>'s formula over the first <paramref name="length"/> elements.</summary>
+    /// <param name="parameters">θ.</param>
+    /// <param name="gradients">g.</param>
+    /// <param name="firstMoment">m, zero before the first step.</param>
+    /// <param name="secondMoment">v, zero before the first step.</param>
+    /// <param name="maxSecondMoment">v̂ for AMSGrad, else null.</param>
+    /// <param name="length">Elements.</param>
+    /// <param name="step">t, 1-based.</param>
+    /// <param name="options">Hyper-parameters.</param>
+    public void AdamStep(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float> firstMoment, DeviceBuffer<float> secondMoment, DeviceBuffer<float>? maxSecondMoment, int length, int step, AdamOptions options)
+    {
+        Own(parameters, nameof(parameters));
+        Own(gradients, nameof(gradients));
+        Own(firstMoment, nameof(firstMoment));
+        Own(secondMoment, nameof(secondMoment));
+        CheckLength(parameters, length, nameof(parameters));
+        CheckLength(gradients, length, nameof(gradients));
+        CheckLength(firstMoment, length, nameof(firstMoment));
+        CheckLength(secondMoment, length, nameof(secondMoment));
+        Distinct(gradients, parameters, nameof(gradients), nameof(parameters));
+        Distinct(firstMoment, parameters, nameof(firstMoment), nameof(parameters));
+        Distinct(secondMoment, parameters, nameof(secondMoment), nameof(parameters));
+        Distinct(secondMoment, firstMoment, nameof(secondMoment), nameof(firstMoment));
+        if (step < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(step), step, "The step count starts at 1.");
+        }
+
+        Optimizers.Check(options);
+        if (options.AmsGrad)
+        {
+            if (maxSecondMoment is null)
+            {
+                throw new ArgumentNullException(nameof(maxSecondMoment), "AMSGrad needs the running maximum buffer.");
+            }
+
+            Own(maxSecondMoment, nameof(maxSecondMoment));
+            CheckLength(maxSecondMoment, length, nameof(maxSecondMoment));
+        }
+
+        if (length > 0)
+        {
+            AdamStepCore(parameters, gradients, firstMoment, secondMoment, options.AmsGrad ? maxSecondMoment : null, length, step, options);
+        }
+    }
+
+    /// <summary>Waits until every queued operation has finished.</summary>
+    public void Synchronize()
+    {
+        ThrowIfDisposed();
+        SynchronizeCore();
+    }
+
+    /// <summary>Releases the backend's resources; buffers it allocated must not be used afterwards.</summary>
+    public void Dispose()
+    {
+        if (!IsDisposed)
+        {
+            IsDisposed = true;
+            DisposeCore();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+
+    private protected abstract DeviceBuffer<T> AllocateCore<T>(int length)
+        where T : unmanaged;
+
+    private protected abstract void WriteCore<T>(DeviceBuffer<T> destination, ReadOnlySpan<T> source)
+        where T : unmanaged;
+
+    private protected abstract void ReadCore<T>(DeviceBuffer<T> source, Span<T> destination)
+        where T : unmanaged;
+
+    private protected abstract void GemmCore(Transpose transA, Transpose transB, int m, int n, int k, float alpha, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, float beta, DeviceBuffer<float> c, int ldc, DeviceBuffer<float>? bias, Activation activation);
+
+    private protected abstract void ActivationForwardCore(Activation activation, DeviceBuffer<float> input, DeviceBuffer<float> output, int length);
+
+    private protected abstract void ActivationBackwardCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, int length);
+
+    private protected abstract void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate);
+
+    private protected abstract float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes);
+
+    private protected abstract void SgdStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions options, bool firstStep);
+
+    private protected abstract void AdamStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float> firstMoment, DeviceBuffer<float> secondMoment, DeviceBuffer<float>? maxSecondMoment, int length, int step, AdamOptions options);
+
+    private protected abstract void SynchronizeCore();
+
+    /// <summary>The exception for a class target outside [0, classes), naming the public parameter.</summary>
+    private protected static ArgumentOutOfRangeException BadTarget(int row, int target, int classes, string paramName = "targets")
+        => new(paramName, target, $"targets[{row}] = {target} is outside [0, {classes}).");
+
+    private protected abstract void DisposeCore();
+
+    private static void CheckLength<T>(DeviceBuffer<T> buffer, int length, string name, string? shape = null)
+        where T : unmanaged
+    {
+        if (length < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"length must be non-negative, but was {length}.");
+        }
+
+        if (buffer.Length < length)
+        {
+            throw new ArgumentException($"{name} holds {buffer.Length} elements but {shape ?? "the operation"} needs {length}.", name);
+        }
+    }
+
+    private static void Distinct<T1, T2>(DeviceBuffer<T1> first, DeviceBuffer<T2> second, string firstName, string secondName)
+        where T1 : unmanaged
+        where T2 : unmanaged
+    {
+        if (ReferenceEquals(first, second))
+        {
+            throw new ArgumentException($"{firstName} is the same buffer as {secondName}; this operation cannot run in place.", firstName);
+        }
+    }
+
+    private static void CheckActivation(Activation activation)
+    {
+        if ((uint)activation.Kind > (uint)ActivationKind.Elu)
+        {
+            throw new ArgumentOutOfRangeException(nameof(activation), activation.Kind, "Unknown activation.");
+        }
+    }
+
+    private void CheckGemm(Transpose transA, Transpose transB, int m, int n, int k, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, DeviceBuffer<float> c, int ldc, DeviceBuffer<float>? bias)
+    {
+        Own(a, nameof(a));
+        Own(b, nameof(b));
+        Own(c, nameof(c));
+        if (bias is not null)
+        {
+            Own(bias, nameof(bias));
+        }
+
+        Sgemm.CheckShapes(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc, bias?.Length ?? -1);
+        if (m > 0 && n > 0)
+        {
+            Distinct(c, a, nameof(c), nameof(a));
+            Distinct(c, b, nameof(c), nameof(b));
+            if (bias is not null)
+            {
+                Distinct(c, bias, nameof(c), nameof(bias));
+            }
+        }
+    }
+
+    private void Own<T>(DeviceBuffer<T> buffer, string name)
+        where T : unmanaged
+    {
+        ThrowIfDisposed();
+        ArgumentNullException.ThrowIfNull(buffer, name);
+        if (!ReferenceEquals(buffer.Owner, this))
+        {
+            throw new ArgumentException($"{name} was allocated by {buffer.Owner.Name}, not by this backend ({Name}).", name);
+        }
+
+        ObjectDisposedException.ThrowIf(buffer.IsDisposed, buffer);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(IsDisposed, this);
+}

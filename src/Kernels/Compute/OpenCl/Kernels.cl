@@ -1,0 +1,295 @@
+// The device half of OpenClBackend. OpenCL C 1.2, built once per context.
+//
+// Contraction is off so that a*b + c is two rounded operations wherever it is written that way, and fma() is
+// written out wherever the CPU kernels fuse: the same formulas then give the same bits on the CPU path and on
+// any conforming device for everything that uses only +, -, *, fma (GEMM sums, column sums, SGD). Builtins
+// such as exp and tanh have per-device error bounds (OpenCL C 1.2, section 7.4), which the tests allow for.
+#pragma OPENCL FP_CONTRACT OFF
+
+// The ids are Kernels.ActivationKind's values.
+#define ACT_IDENTITY 0
+#define ACT_RELU 1
+#define ACT_LEAKY_RELU 2
+#define ACT_SIGMOID 3
+#define ACT_TANH 4
+#define ACT_GELU_ERF 5
+#define ACT_GELU_TANH 6
+#define ACT_SILU 7
+#define ACT_SOFTPLUS 8
+#define ACT_ELU 9
+
+// sigma(z) without overflow: e^-|z| is at most 1.
+inline float sigmoid_of(float z)
+{
+    float e = exp(-fabs(z));
+    return z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// a = act(z), the formulas of Kernels.ActivationKind.
+inline float act_forward(int kind, float param, float z)
+{
+    switch (kind)
+    {
+    case ACT_RELU: return (z > 0.0f || isnan(z)) ? z : 0.0f;
+    case ACT_LEAKY_RELU: return z > 0.0f ? z : z * param;
+    case ACT_SIGMOID: return sigmoid_of(z);
+    case ACT_TANH: return tanh(z);
+    case ACT_GELU_ERF: { float half_z = 0.5f * z; return fma(half_z, erf(z * 0.707106781f), half_z); }
+    case ACT_GELU_TANH:
+    {
+        float inner = 0.797884561f * fma(0.044715f * z * z, z, z);
+        float half_z = 0.5f * z;
+        return fma(half_z, tanh(inner), half_z);
+    }
+    case ACT_SILU: return z * sigmoid_of(z);
+    // ln(1 + e^z) = max(z, 0) + ln(1 + e^-|z|): the exponential never overflows and log1p keeps small tails.
+    case ACT_SOFTPLUS: return fmax(z, 0.0f) + log1p(exp(-fabs(z)));
+    case ACT_ELU: return z > 0.0f ? z : param * expm1(z);
+    default: return z;
+    }
+}
+
+// dz = da * act'(saved); saved is a for ReLU, sigmoid, tanh and ELU and z otherwise (Kernels.Activation.Saved).
+inline float act_backward(int kind, float param, float g, float s)
+{
+    switch (kind)
+    {
+    case ACT_RELU: return s > 0.0f ? g : 0.0f;
+    case ACT_LEAKY_RELU: return s > 0.0f ? g : g * param;
+    case ACT_SIGMOID: return g * (s * (1.0f - s));
+    case ACT_TANH: return g * fma(-s, s, 1.0f);
+    case ACT_GELU_ERF:
+    {
+        float cdf = fma(0.5f, erf(s * 0.707106781f), 0.5f);
+        float pdf = exp(-0.5f * s * s) * 0.398942280f;
+        return g * fma(s, pdf, cdf);
+    }
+    case ACT_GELU_TANH:
+    {
+        float z2 = s * s;
+        float t = tanh(0.797884561f * fma(0.044715f * z2, s, s));
+        float inner_derivative = 0.797884561f * fma(3.0f * 0.044715f, z2, 1.0f);
+        float left = fma(0.5f, t, 0.5f);
+        float right = 0.5f * s * fma(-t, t, 1.0f) * inner_derivative;
+        return g * (left + right);
+    }
+    case ACT_SILU: { float sg = sigmoid_of(s); return g * (sg * fma(s, 1.0f - sg, 1.0f)); }
+    case ACT_SOFTPLUS: return g * sigmoid_of(s);
+    case ACT_ELU: return s > 0.0f ? g : g * (s + param);
+    default: return g;
+    }
+}
+
+// C = act(alpha*op(A)*op(B) + beta*C + bias), row-major, op(A) m x k, op(B) k x n.
+// A work-group of WG x WG items computes a TS x TS tile of C (TS = WG * WPT), each item WPT x WPT elements
+// strided by WG, so that neighbouring items read neighbouring local-memory words and write neighbouring
+// columns of C. Each step stages a KT-deep slice of op(A) and op(B) in local memory, read from global memory
+// along whichever index is contiguous for the operand's transpose (coalesced for both layouts). Every C
+// element sums its k products in order with fma from zero, as the CPU micro-kernels do within a k block.
+// When beta is 0 C is not read, and when alpha is 0 A and B are not read.
+__kernel __attribute__((reqd_work_group_size(WG, WG, 1)))
+void sgemm(const int trans_a, const int trans_b, const int m, const int n, const int k, const float alpha,
+           __global const float* restrict a, const int lda, __global const float* restrict b, const int ldb,
+           const float beta, __global float* restrict c, const int ldc,
+           __global const float* restrict bias, const int has_bias, const int act, const float act_param)
+{
+    __local float a_tile[KT][TS + 1];
+    __local float b_tile[KT][TS + 1];
+    const int tx = get_local_id(0);
+    const int ty = get_local_id(1);
+    const int row0 = get_group_id(1) * TS;
+    const int col0 = get_group_id(0) * TS;
+    const int lid = ty * WG + tx;
+
+    float acc[WPT][WPT];
+    for (int r = 0; r < WPT; r++)
+        for (int s = 0; s < WPT; s++)
+            acc[r][s] = 0.0f;
+
+    const int depth = alpha == 0.0f ? 0 : k;
+    for (int p0 = 0; p0 < depth; p0 += KT)
+    {
+        for (int l = lid; l < KT * TS; l += WG * WG)
+        {
+            int i, p;
+            if (trans_a) { i = l % TS; p = l / TS; } else { p = l % KT; i = l / KT; }
+            const int gi = row0 + i, gp = p0 + p;
+            a_tile[p][i] = (gi < m && gp < k) ? (trans_a ? a[(long)gp * lda + gi] : a[(long)gi * lda + gp]) : 0.0f;
+
+            int j, q;
+            if (trans_b) { q = l % KT; j = l / KT; } else { j = l % TS; q = l / TS; }
+            const int gj = col0 + j, gq = p0 + q;
+            b_tile[q][j] = (gj < n && gq < k) ? (trans_b ? b[(long)gj * ldb + gq] : b[(long)gq * ldb + gj]) : 0.0f;
+        }
+
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        // Only the slice's real depth: adding 0*0 past k could turn a -0 sum into +0.
+        const int steps = min(KT, k - p0);
+        for (int p = 0; p < steps; p++)
+        {
+            float bv[WPT];
+            for (int s = 0; s < WPT; s++)
+                bv[s] = b_tile[p][tx + s * WG];
+            for (int r = 0; r < WPT; r++)
+            {
+                const float av = a_tile[p][ty + r * WG];
+                for (int s = 0; s < WPT; s++)
+                    acc[r][s] = fma(av, bv[s], acc[r][s]);
+            }
+        }
+
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+
+    for (int r = 0; r < WPT; r++)
+    {
+        const int gi = row0 + ty + r * WG;
+        if (gi >= m)
+            continue;
+        for (int s = 0; s < WPT; s++)
+        {
+            const int gj = col0 + tx + s * WG;
+            if (gj >= n)
+                continue;
+            __global float* target = c + (long)gi * ldc + gj;
+            float v = alpha * acc[r][s];
+            if (beta != 0.0f)
+                v = fma(*target, beta, v);
+            if (has_bias)
+                v += bias[gj];
+            *target = act_forward(act, act_param, v);
+        }
+    }
+}
+
+// output = act(input), elementwise.
+__kernel void activation_forward(const int length, const int act, const float act_param,
+                                 __global const float* input, __global float* output)
+{
+    const int i = get_global_id(0);
+    if (i < length)
+        output[i] = act_forward(act, act_param, input[i]);
+}
+
+// grad_input = grad_output * act'(saved), elementwise.
+__kernel void activation_backward(const int length, const int act, const float act_param,
+                                  __global const float* grad_output, __global const float* saved,
+                                  __global float* grad_input)
+{
+    const int i = get_global_id(0);
+    if (i < length)
+        grad_input[i] = act_backward(act, act_param, grad_output[i], saved[i]);
+}
+
+// sums[j] (+)= sum over rows of input[r, j], rows added in order: the same bits as Kernels.Reductions.ColumnSum.
+__kernel void column_sum(const int rows, const int cols, __global const float* restrict input,
+                         __global float* restrict sums, const int accumulate)
+{
+    const int j = get_global_id(0);
+    if (j >= cols)
+        return;
+    float s = accumulate ? sums[j] : 0.0f;
+    for (int r = 0; r < rows; r++)
+        s += input[(long)r * cols + j];
+    sums[j] = s;
+}
+
+// One row of softmax cross-entropy with class-index targets (one work-item per row, classes read in order):
+// row_loss = logsumexp(x) - x[y] with the row max subtracted first, and, when write_grad is set,
+// grad = scale * (softmax(x) - onehot(y)). A target outside [0, classes) lowers *bad_row to its row (the host
+// starts it at rows and reports the first bad row) and gives NaN.
+// grad may be logits itself: each element is read before it is written.
+__kernel void softmax_cross_entropy(const int rows, const int classes, __global const float* logits,
+                                    __global const int* restrict targets, __global float* grad,
+                                    __global float* restrict row_loss, const float scale, const int write_grad,
+                                    volatile __global int* restrict bad_row)
+{
+    const int i = get_global_id(0);
+    if (i >= rows)
+        return;
+    __global const float* x = logits + (long)i * classes;
+    __global float* g = grad + (long)i * classes;
+    const int y = targets[i];
+    if (y < 0 || y >= classes)
+    {
+        atomic_min(bad_row, i);
+        row_loss[i] = NAN;
+        if (write_grad)
+            for (int c = 0; c < classes; c++)
+                g[c] = NAN;
+        return;
+    }
+
+    float max = x[0];
+    for (int c = 1; c < classes; c++)
+        max = (x[c] > max || isnan(x[c])) ? x[c] : max;
+    float sum = 0.0f;
+    for (int c = 0; c < classes; c++)
+        sum += exp(x[c] - max);
+    const float log_sum = log(sum);
+    row_loss[i] = log_sum - (x[y] - max);
+    if (write_grad)
+    {
+        const float inv = 1.0f / sum;
+        for (int c = 0; c < classes; c++)
+        {
+            const float p = exp(x[c] - max) * inv;
+            g[c] = (c == y ? p - 1.0f : p) * scale;
+        }
+    }
+}
+
+// PyTorch's SGD step, as Kernels.Sgd: g = grad + wd*theta; b = g (first step) or mu*b + (1 - dampening)*g;
+// d = g + mu*b (Nesterov) or b; theta -= lr*d.
+__kernel void sgd_step(const int length, __global float* restrict parameters, __global const float* restrict gradients,
+                       __global float* restrict momentum_buffer, const float lr, const float momentum,
+                       const float dampening, const float weight_decay, const int nesterov, const int first_step)
+{
+    const int i = get_global_id(0);
+    if (i >= length)
+        return;
+    const float theta = parameters[i];
+    float d = gradients[i];
+    if (weight_decay != 0.0f)
+        d = fma(theta, weight_decay, d);
+    if (momentum != 0.0f)
+    {
+        const float buf = first_step ? d : fma(momentum_buffer[i], momentum, d * (1.0f - dampening));
+        momentum_buffer[i] = buf;
+        d = nesterov ? fma(buf, momentum, d) : buf;
+    }
+
+    parameters[i] = fma(d, -lr, theta);
+}
+
+// PyTorch's Adam/AdamW step, as Kernels.Adam, with the bias corrections computed on the host in double.
+__kernel void adam_step(const int length, __global float* restrict parameters, __global const float* restrict gradients,
+                        __global float* restrict first_moment, __global float* restrict second_moment,
+                        __global float* restrict max_second_moment, const float beta1, const float beta2,
+                        const float epsilon, const float step_size, const float bias_correction2_sqrt,
+                        const float shrink, const float l2, const int decoupled, const int ams_grad)
+{
+    const int i = get_global_id(0);
+    if (i >= length)
+        return;
+    float theta = parameters[i];
+    float g = gradients[i];
+    if (decoupled)
+        theta *= shrink;
+    else if (l2 != 0.0f)
+        g = fma(theta, l2, g);
+    float m = first_moment[i];
+    m = fma(g - m, 1.0f - beta1, m);
+    float v = fma(second_moment[i], beta2, (1.0f - beta2) * g * g);
+    first_moment[i] = m;
+    second_moment[i] = v;
+    if (ams_grad)
+    {
+        v = fmax(max_second_moment[i], v);
+        max_second_moment[i] = v;
+    }
+
+    const float denom = sqrt(v) / bias_correction2_sqrt + epsilon;
+    parameters[i] = theta - step_size * (m / denom);
+}

@@ -1,0 +1,466 @@
+using System;
+using System.Linq;
+using FsCheck.Fluent;
+using Kernels.Compute;
+using Kernels.Tests.Infrastructure;
+using Kernels.Tests.References;
+using Xunit;
+
+namespace Kernels.Tests.Compute;
+
+/// <summary>
+/// Every operation of the compute interface, on every backend the machine has (CPU always; OpenCL on PoCL in CI),
+/// against float64 references, and the OpenCL results against the CPU kernels where the formulas promise the
+/// same bits.
+/// </summary>
+public class ComputeBackendTests
+{
+    private const float GapSentinel = 1.25e30f;
+    private const int TailGuard = 37;
+
+    private static readonly Activation[] AllActivations =
+    [
+        Activation.Identity, Activation.Relu, Activation.LeakyRelu(0.1f), Activation.Sigmoid, Activation.Tanh,
+        Activation.GeluErf, Activation.GeluTanh, Activation.Silu, Activation.Softplus, Activation.Elu(1.3f),
+    ];
+
+    private sealed record GemmCase(bool TransA, bool TransB, int M, int N, int K, float Alpha, float Beta, int PadA, int PadB, int PadC, int Seed, int ActivationIndex, bool Bias);
+
+    /// <summary>
+    /// GEMM on a device: sizes that are not multiples of the 64-wide tile or the 16-deep slice, both transposes,
+    /// alpha ∈ {0, 1, 0.7}, beta ∈ {0, 1, 1.3}, padded leading dimensions, NaN in C when beta is 0, sentinels in
+    /// the row gaps and past the end of C; judged by the reference BLAS gauge in float64.
+    /// </summary>
+    [Fact]
+    public void Gemm_matches_the_float64_reference_on_every_backend()
+    {
+        var size = Gen.Frequency((2, Gen.Elements(0, 1, 2, 3, 5, 9, 16, 17, 63, 64, 65)), (3, Gen.Choose(1, 150)));
+        var gen =
+            from ta in Gen.Elements(false, true)
+            from tb in Gen.Elements(false, true)
+            from m in size
+            from n in size
+            from k in size
+            from alpha in Gen.Elements(0f, 1f, 0.7f)
+            from beta in Gen.Elements(0f, 1f, 1.3f)
+            from pa in Gen.Elements(0, 0, 3)
+            from pb in Gen.Elements(0, 0, 5)
+            from pc in Gen.Elements(0, 0, 2)
+            from seed in Gens.Seed()
+            select new GemmCase(ta, tb, m, n, k, alpha, beta, pa, pb, pc, seed % 100_000, -1, false);
+        BackendVariants.ForEach(backend => Gens.Check(gen, t => VerifyGemm(backend, t), maxTest: 60));
+    }
+
+    /// <summary>The fused epilogue (bias and every activation) against reference GEMM plus reference activation.</summary>
+    [Fact]
+    public void Gemm_epilogue_matches_reference_gemm_then_activation_on_every_backend()
+    {
+        var gen =
+            from ta in Gen.Elements(false, true)
+            from tb in Gen.Elements(false, true)
+            from m in Gen.Choose(1, 90)
+            from n in Gen.Choose(1, 90)
+            from k in Gen.Choose(0, 70)
+            from beta in Gen.Elements(0f, 1f)
+            from act in Gen.Choose(0, AllActivations.Length - 1)
+            from bias in Gen.Elements(true, false)
+            from seed in Gens.Seed()
+            select new GemmCase(ta, tb, m, n, k, 0.7f, beta, 1, 0, 3, seed % 100_000, act, bias);
+        BackendVariants.ForEach(backend => Gens.Check(gen, t => VerifyGemm(backend, t), maxTest: 60));
+    }
+
+    [Fact]
+    public void Activation_forward_and_backward_match_the_float64_reference_on_every_backend()
+    {
+        const int Length = 1000;
+        var z = Enumerable.Range(0, Length).Select(i => (i - 500) * 0.019f + (Gens.Noise(i) * 0.01f)).ToArray();
+        var g = Gens.Fill(Length, 3, 2f);
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var act in AllActivations)
+            {
+                var a = new float[Length];
+                ActivationKernels.Forward(act, z, a);
+                var saved = act.Saved == ActivationSaved.Output ? a : z;
+                using var zBuffer = backend.Upload<float>(z);
+                using var aBuffer = backend.Allocate(Length);
+                using var savedBuffer = backend.Upload<float>(saved);
+                using var gBuffer = backend.Upload<float>(g);
+                using var dzBuffer = backend.Allocate(Length);
+                backend.ActivationForward(act, zBuffer, aBuffer, Length);
+                backend.ActivationBackward(act, gBuffer, savedBuffer, dzBuffer, Length);
+                var gotA = backend.Download(aBuffer);
+                var gotDz = backend.Download(dzBuffer);
+                for (var i = 0; i < Length; i++)
+                {
+                    var expectA = Reference.Activation(act, z[i]);
+                    Assert.True(Math.Abs(gotA[i] - expectA) <= 4e-6 * (1 + Math.Abs(expectA)), $"{act} forward at z = {z[i]}: {gotA[i]} vs {expectA}");
+
+                    // The backward from a saved output carries the forward's rounding of a; both are a few ulps.
+                    var expectDz = g[i] * Reference.ActivationDerivative(act, z[i]);
+                    Assert.True(Math.Abs(gotDz[i] - expectDz) <= 2e-5 * Math.Abs(g[i]) * (1 + Math.Abs(expectDz)), $"{act} backward at z = {z[i]}: {gotDz[i]} vs {expectDz}");
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void Activation_special_values_propagate_as_on_the_cpu()
+    {
+        float[] z = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 88.5f, -88.5f, 1e-30f];
+        var openCl = BackendVariants.OpenClOrNull;
+        if (openCl is null)
+        {
+            return;
+        }
+
+        foreach (var act in AllActivations)
+        {
+            var cpu = new float[z.Length];
+            ActivationKernels.Forward(act, z, cpu);
+            using var input = openCl.Upload<float>(z);
+            using var output = openCl.Allocate(z.Length);
+            openCl.ActivationForward(act, input, output, z.Length);
+            var device = openCl.Download(output);
+            for (var i = 0; i < z.Length; i++)
+            {
+                Assert.True(
+                    float.IsNaN(cpu[i]) ? float.IsNaN(device[i]) : Math.Abs(device[i] - cpu[i]) <= 4e-6 * (1 + Math.Abs(cpu[i])) || device[i] == cpu[i],
+                    $"{act}({z[i]}): OpenCL {device[i]}, CPU {cpu[i]}");
+            }
+        }
+    }
+
+    /// <summary>The bias gradient: rows added in order, so every backend gives the CPU kernel's bits.</summary>
+    [Fact]
+    public void Column_sum_equals_the_cpu_kernel_bit_for_bit_on_every_backend()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var (rows, cols) in new[] { (0, 5), (1, 1), (7, 3), (128, 100), (300, 257), (1050, 3) })
+            {
+                var x = Gens.Fill(rows * cols, rows + cols, 3f);
+                var start = Gens.Fill(cols, 11, 1f);
+                foreach (var accumulate in new[] { false, true })
+                {
+                    var expect = start.ToArray();
+                    Reductions.ColumnSum(x, expect, rows, cols, accumulate);
+                    using var input = backend.Upload<float>(x);
+                    using var sums = backend.Upload<float>(start);
+                    backend.ColumnSum(input, sums, rows, cols, accumulate);
+                    var got = backend.Download(sums);
+                    for (var j = 0; j < cols; j++)
+                    {
+                        Assert.True(BitConverter.SingleToInt32Bits(got[j]) == BitConverter.SingleToInt32Bits(expect[j]), $"[{rows}, {cols}] accumulate={accumulate} column {j}: {got[j]} vs {expect[j]}");
+                    }
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void Softmax_cross_entropy_matches_the_float64_reference_on_every_backend()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var (rows, classes, scale) in new[] { (1, 1, 1f), (5, 3, 1f), (128, 10, 4f), (33, 1000, 2f), (8, 7, 80f) })
+            {
+                var x = Gens.Fill(rows * classes, rows * 31 + classes, scale);
+                var y = Enumerable.Range(0, rows).Select(i => (i * 7 + 3) % classes).ToArray();
+                var (loss, _, grad) = Reference.SoftmaxCrossEntropy(x, y, rows, classes, LossReduction.Mean, default, -100, 0);
+                using var logits = backend.Upload<float>(x);
+                using var targets = backend.Upload<int>(y);
+                using var gradLogits = backend.Allocate(rows * classes);
+                var got = backend.SoftmaxCrossEntropy(logits, targets, gradLogits, rows, classes);
+                Assert.True(Math.Abs(got - loss) <= 2e-6 * (1 + Math.Abs(loss)) * Math.Max(1, Math.Log(classes)), $"[{rows}, {classes}] loss {got} vs {loss}");
+                var g = backend.Download(gradLogits);
+                for (var i = 0; i < g.Length; i++)
+                {
+                    Assert.True(Math.Abs(g[i] - grad[i]) <= (1e-6 / rows) + (4e-6 * Math.Abs(grad[i])), $"[{rows}, {classes}] grad[{i}] {g[i]} vs {grad[i]}");
+                }
+
+                // In place: the gradient overwrites the logits.
+                var inPlace = backend.SoftmaxCrossEntropy(logits, targets, logits, rows, classes);
+                Assert.Equal(got, inPlace);
+                Assert.Equal(g, backend.Download(logits));
+            }
+        });
+    }
+
+    [Fact]
+    public void Softmax_cross_entropy_rejects_a_target_outside_the_classes()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            using var logits = backend.Upload<float>(new float[12]);
+            using var targets = backend.Upload<int>([0, 3, 4]);
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4));
+            Assert.Equal("targets", e.ParamName);
+            Assert.Contains("targets[2] = 4", e.Message, StringComparison.Ordinal);
+        });
+    }
+
+    /// <summary>SGD in every mode: the device kernel writes the CPU kernel's formula with the same fused operations, so the bits match.</summary>
+    [Fact]
+    public void Sgd_steps_match_the_cpu_kernel_bit_for_bit()
+    {
+        SgdOptions[] modes =
+        [
+            new(0.1f),
+            new(0.05f, Momentum: 0.9f),
+            new(0.05f, Momentum: 0.9f, Dampening: 0.1f, WeightDecay: 1e-3f),
+            new(0.05f, Momentum: 0.9f, WeightDecay: 1e-4f, Nesterov: true),
+        ];
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var options in modes)
+            {
+                const int Length = 1031;
+                var theta = Gens.Fill(Length, 5, 1f);
+                var expectTheta = theta.ToArray();
+                var expectBuffer = new float[Length];
+                using var parameters = backend.Upload<float>(theta);
+                using var gradients = backend.Allocate(Length);
+                using var momentum = backend.Allocate(Length);
+                for (var step = 0; step < 3; step++)
+                {
+                    var grad = Gens.Fill(Length, 100 + step, 0.5f);
+                    Sgd.Step(expectTheta, grad, expectBuffer, options, firstStep: step == 0);
+                    backend.Write(gradients, grad);
+                    backend.SgdStep(parameters, gradients, options.Momentum != 0f ? momentum : null, Length, options, firstStep: step == 0);
+                }
+
+                AssertBits(expectTheta, backend.Download(parameters), $"SGD {options} parameters", 0);
+            }
+        });
+    }
+
+    /// <summary>Adam and AdamW: bit for bit where the device divides and takes square roots correctly rounded (PoCL does), else within 4 ulps.</summary>
+    [Fact]
+    public void Adam_steps_match_the_cpu_kernel()
+    {
+        AdamOptions[] modes = [new(1e-3f), new(1e-2f, WeightDecay: 1e-2f), AdamOptions.AdamW(3e-3f), new(1e-3f, AmsGrad: true)];
+        BackendVariants.ForEach(backend =>
+        {
+            var ulps = backend is OpenClBackend { Device.CorrectlyRoundedDivideSqrt: false } ? 4 : 0;
+            foreach (var options in modes)
+            {
+                const int Length = 777;
+                var theta = Gens.Fill(Length, 9, 1f);
+                var expect = theta.ToArray();
+                float[] m = new float[Length], v = new float[Length], vMax = new float[Length];
+                using var parameters = backend.Upload<float>(theta);
+                using var gradients = backend.Allocate(Length);
+                using var first = backend.Allocate(Length);
+                using var second = backend.Allocate(Length);
+                using var max = backend.Allocate(Length);
+                for (var step = 1; step <= 4; step++)
+                {
+                    var grad = Gens.Fill(Length, 200 + step, 0.3f);
+                    Adam.Step(expect, grad, m, v, options.AmsGrad ? vMax : default, step, options);
+                    backend.Write(gradients, grad);
+                    backend.AdamStep(parameters, gradients, first, second, options.AmsGrad ? max : null, Length, step, options);
+                }
+
+                AssertBits(expect, backend.Download(parameters), $"Adam {options} parameters", ulps);
+                AssertBits(v, backend.Download(second), $"Adam {options} second moment", ulps);
+            }
+        });
+    }
+
+    /// <summary>
+    /// A two-layer tanh/softmax network trained for 30 SGD-momentum steps through the interface alone: every
+    /// backend must lower the loss, and the OpenCL backend must follow the CPU's loss curve.
+    /// </summary>
+    [Fact]
+    public void A_training_loop_written_against_the_interface_runs_alike_on_every_backend()
+    {
+        var curves = BackendVariants.All.Select(TrainSpiral).ToArray();
+        foreach (var curve in curves)
+        {
+            Assert.True(curve[^1] < 0.8 * curve[0], $"loss did not fall: {string.Join(", ", curve)}");
+        }
+
+        for (var b = 1; b < curves.Length; b++)
+        {
+            for (var s = 0; s < curves[0].Length; s++)
+            {
+                Assert.True(Math.Abs(curves[b][s] - curves[0][s]) <= 1e-4 * (1 + curves[0][s]), $"step {s}: {BackendVariants.All[b].Name} loss {curves[b][s]} vs CPU {curves[0][s]}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Bad_arguments_throw_before_anything_runs()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            using var a = backend.Allocate(12);
+            using var b = backend.Allocate(12);
+            using var c = backend.Allocate(9);
+            var e1 = Assert.Throws<ArgumentOutOfRangeException>(() => backend.Gemm(Transpose.None, Transpose.None, 3, 3, 4, 1f, a, 3, b, 3, 0f, c, 3));
+            Assert.Equal("lda", e1.ParamName);
+            var e2 = Assert.Throws<ArgumentException>(() => backend.Gemm(Transpose.None, Transpose.None, 3, 4, 3, 1f, a, 3, b, 4, 0f, c, 4));
+            Assert.Equal("c", e2.ParamName);
+            Assert.Contains("3×4", e2.Message, StringComparison.Ordinal);
+            var e3 = Assert.Throws<ArgumentException>(() => backend.Gemm(Transpose.None, Transpose.None, 3, 3, 3, 1f, a, 3, b, 3, 0f, a, 3));
+            Assert.Equal("c", e3.ParamName);
+            using var bias = backend.Allocate(2);
+            var e4 = Assert.Throws<ArgumentException>(() => backend.Gemm(Transpose.None, Transpose.None, 3, 3, 3, 1f, a, 3, b, 3, 0f, c, 3, bias, Activation.Relu));
+            Assert.Equal("bias", e4.ParamName);
+            var e5 = Assert.Throws<ArgumentException>(() => backend.ColumnSum(a, bias, 4, 3));
+            Assert.Equal("sums", e5.ParamName);
+            var e6 = Assert.Throws<ArgumentException>(() => backend.ActivationBackward(Activation.Tanh, a, b, c, 12));
+            Assert.Equal("gradInput", e6.ParamName);
+            Assert.Throws<ArgumentNullException>(() => backend.SgdStep(a, b, null, 12, new SgdOptions(0.1f, Momentum: 0.9f), true));
+            using var d = backend.Allocate(9);
+            var e8 = Assert.Throws<ArgumentOutOfRangeException>(() => backend.AdamStep(a, b, c, d, null, 9, 0, new AdamOptions()));
+            Assert.Equal("step", e8.ParamName);
+
+            using var other = new CpuBackend();
+            using var foreign = other.Allocate(12);
+            var e7 = Assert.Throws<ArgumentException>(() => backend.Gemm(Transpose.None, Transpose.None, 3, 3, 3, 1f, foreign, 3, b, 3, 0f, c, 3));
+            Assert.Equal("a", e7.ParamName);
+
+            var disposed = backend.Allocate(4);
+            disposed.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => backend.Write(disposed, new float[4]));
+            Assert.Throws<ArgumentException>(() => backend.Write(c, new float[10]));
+        });
+    }
+
+    private static double[] TrainSpiral(ComputeBackend backend)
+    {
+        const int Batch = 150, Inputs = 2, Hidden = 32, Classes = 3, Steps = 30;
+        var x = new float[Batch * Inputs];
+        var y = new int[Batch];
+        for (var i = 0; i < Batch; i++)
+        {
+            var cls = i % Classes;
+            var r = (i / Classes) / (float)(Batch / Classes);
+            var t = (cls * 4f) + (r * 4f) + (Gens.Noise(i) * 0.2f);
+            x[(i * 2) + 0] = r * MathF.Sin(t);
+            x[(i * 2) + 1] = r * MathF.Cos(t);
+            y[i] = cls;
+        }
+
+        using var input = backend.Upload<float>(x);
+        using var targets = backend.Upload<int>(y);
+        using var w1 = backend.Upload<float>(Gens.Fill(Inputs * Hidden, 1, 0.8f));
+        using var b1 = backend.Allocate(Hidden);
+        using var w2 = backend.Upload<float>(Gens.Fill(Hidden * Classes, 2, 0.3f));
+        using var b2 = backend.Allocate(Classes);
+        using var hidden = backend.Allocate(Batch * Hidden);
+        using var logits = backend.Allocate(Batch * Classes);
+        using var dLogits = backend.Allocate(Batch * Classes);
+        using var dHidden = backend.Allocate(Batch * Hidden);
+        using var dw1 = backend.Allocate(Inputs * Hidden);
+        using var db1 = backend.Allocate(Hidden);
+        using var dw2 = backend.Allocate(Hidden * Classes);
+        using var db2 = backend.Allocate(Classes);
+        DeviceBuffer<float>[] parameters = [w1, b1, w2, b2], gradients = [dw1, db1, dw2, db2];
+        var momenta = parameters.Select(p => backend.Allocate(p.Length)).ToArray();
+        var sgd = new SgdOptions(0.5f, Momentum: 0.9f);
+        var losses = new double[Steps];
+        for (var step = 0; step < Steps; step++)
+        {
+            backend.Gemm(Transpose.None, Transpose.None, Batch, Hidden, Inputs, 1f, input, Inputs, w1, Hidden, 0f, hidden, Hidden, b1, Activation.Tanh);
+            backend.Gemm(Transpose.None, Transpose.None, Batch, Classes, Hidden, 1f, hidden, Hidden, w2, Classes, 0f, logits, Classes, b2, Activation.Identity);
+            losses[step] = backend.SoftmaxCrossEntropy(logits, targets, dLogits, Batch, Classes);
+            backend.Gemm(Transpose.Transposed, Transpose.None, Hidden, Classes, Batch, 1f, hidden, Hidden, dLogits, Classes, 0f, dw2, Classes);
+            backend.ColumnSum(dLogits, db2, Batch, Classes);
+            backend.Gemm(Transpose.None, Transpose.Transposed, Batch, Hidden, Classes, 1f, dLogits, Classes, w2, Classes, 0f, dHidden, Hidden);
+            backend.ActivationBackward(Activation.Tanh, dHidden, hidden, dHidden, Batch * Hidden);
+            backend.Gemm(Transpose.Transposed, Transpose.None, Inputs, Hidden, Batch, 1f, input, Inputs, dHidden, Hidden, 0f, dw1, Hidden);
+            backend.ColumnSum(dHidden, db1, Batch, Hidden);
+            for (var p = 0; p < parameters.Length; p++)
+            {
+                backend.SgdStep(parameters[p], gradients[p], momenta[p], parameters[p].Length, sgd, firstStep: step == 0);
+            }
+        }
+
+        foreach (var m in momenta)
+        {
+            m.Dispose();
+        }
+
+        return losses;
+    }
+
+    private static void AssertBits(float[] expect, float[] got, string what, int ulps)
+    {
+        for (var i = 0; i < expect.Length; i++)
+        {
+            var distance = Math.Abs((long)BitConverter.SingleToInt32Bits(expect[i]) - BitConverter.SingleToInt32Bits(got[i]));
+            Assert.True(distance <= ulps, $"{what}[{i}]: {got[i]} vs {expect[i]} ({distance} ulps apart, {ulps} allowed)");
+        }
+    }
+
+    private static void VerifyGemm(ComputeBackend backend, GemmCase t)
+    {
+        var transA = t.TransA ? Transpose.Transposed : Transpose.None;
+        var transB = t.TransB ? Transpose.Transposed : Transpose.None;
+        var (aRows, aCols) = t.TransA ? (t.K, t.M) : (t.M, t.K);
+        var (bRows, bCols) = t.TransB ? (t.N, t.K) : (t.K, t.N);
+        int lda = Math.Max(1, aCols + t.PadA), ldb = Math.Max(1, bCols + t.PadB), ldc = Math.Max(1, t.N + t.PadC);
+        var a = Gens.Fill(Math.Max(0, ((aRows - 1) * lda) + aCols), t.Seed, 1f);
+        var b = Gens.Fill(Math.Max(0, ((bRows - 1) * ldb) + bCols), t.Seed + 1, 1f);
+        var cLength = t.M == 0 || t.N == 0 ? 0 : ((t.M - 1) * ldc) + t.N;
+        var c0 = Gens.Fill(cLength + TailGuard, t.Seed + 2, 1f);
+        for (var i = 0; i < c0.Length; i++)
+        {
+            var (row, col) = (i / ldc, i % ldc);
+            if (i >= cLength || col >= t.N)
+            {
+                c0[i] = GapSentinel;
+            }
+            else if (t.Beta == 0f && row < t.M)
+            {
+                c0[i] = float.NaN;
+            }
+        }
+
+        var biasValues = t.Bias ? Gens.Fill(t.N, t.Seed + 3, 1f) : null;
+        var act = t.ActivationIndex < 0 ? (Activation?)null : AllActivations[t.ActivationIndex];
+        using var aBuffer = backend.Upload<float>(a);
+        using var bBuffer = backend.Upload<float>(b);
+        using var cBuffer = backend.Upload<float>(c0);
+        using var biasBuffer = biasValues is null ? null : backend.Upload<float>(biasValues);
+        if (act is { } activation)
+        {
+            backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc, biasBuffer, activation);
+        }
+        else
+        {
+            backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc);
+        }
+
+        var c = backend.Download(cBuffer);
+        for (var i = 0; i < c.Length; i++)
+        {
+            var (row, col) = (i / ldc, i % ldc);
+            if (i >= cLength || col >= t.N)
+            {
+                Assert.True(c[i] == GapSentinel, $"element {i} outside C (row gap or tail) was written: {t}");
+                continue;
+            }
+
+            double sum = 0, gauge = 0;
+            for (var p = 0; p < t.K; p++)
+            {
+                var av = t.TransA ? a[(p * lda) + row] : a[(row * lda) + p];
+                var bv = t.TransB ? b[(col * ldb) + p] : b[(p * ldb) + col];
+                sum += (double)av * bv;
+                gauge += Math.Abs((double)av * bv);
+            }
+
+            var z = (t.Alpha * sum) + (t.Beta == 0f ? 0 : t.Beta * (double)c0[i]) + (biasValues?[col] ?? 0);
+            gauge = (16 * 1.1920929e-7 * ((Math.Abs(t.Alpha) * gauge) + Math.Abs(t.Beta * (t.Beta == 0f ? 0 : c0[i])) + Math.Abs(biasValues?[col] ?? 0))) + 1e-30;
+            var expect = act is { } f ? Reference.Activation(f, z) : z;
+
+            // An activation moves the error by at most its slope (≤ 1.3 here) and adds a few ulps of its own.
+            var allowed = act is null ? gauge : (1.3 * gauge) + (4e-6 * (1 + Math.Abs(expect)));
+            Assert.True(Math.Abs(c[i] - expect) <= allowed, $"C[{row}, {col}] = {c[i]}, expected {expect} ± {allowed}: {t}");
+        }
+    }
+}

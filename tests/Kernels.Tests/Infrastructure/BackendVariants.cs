@@ -1,0 +1,86 @@
+using System;
+using System.Collections.Generic;
+using Kernels.Compute;
+using Xunit;
+
+namespace Kernels.Tests.Infrastructure;
+
+/// <summary>
+/// The one factory of compute backends for tests and benchmarks: the CPU backend always, and the OpenCL backend
+/// when a device is present. CI installs PoCL and sets KERNELS_EXPECT_OPENCL=1, which turns a missing OpenCL
+/// device into a failure instead of a quietly shorter list.
+/// </summary>
+public static class BackendVariants
+{
+    private static readonly Lazy<CpuBackend> Cpu = new(() => new CpuBackend(new GemmOptions(1)));
+
+    private static readonly Lazy<(OpenClBackend? Backend, string Reason)> OpenCl = new(() =>
+        OpenClBackend.IsAvailable(out var reason) ? (OpenClBackend.Create(), string.Empty) : (null, reason));
+
+    /// <summary>Whether CI asked for the OpenCL backend to be tested.</summary>
+    public static bool OpenClExpected => Environment.GetEnvironmentVariable("KERNELS_EXPECT_OPENCL") == "1";
+
+    /// <summary>The shared OpenCL backend, or null (failing the test when OpenCL is expected).</summary>
+    public static OpenClBackend? OpenClOrNull
+    {
+        get
+        {
+            var (backend, reason) = OpenCl.Value;
+            if (backend is null && OpenClExpected)
+            {
+                Assert.Fail($"KERNELS_EXPECT_OPENCL=1 but no OpenCL device could be opened: {reason}");
+            }
+
+            return backend;
+        }
+    }
+
+    /// <summary>Every backend this machine has, shared across tests (building the OpenCL program once).</summary>
+    public static IReadOnlyList<ComputeBackend> All
+    {
+        get
+        {
+            var list = new List<ComputeBackend> { Cpu.Value };
+            if (OpenClOrNull is { } openCl)
+            {
+                list.Add(openCl);
+            }
+
+            return list;
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/> on every backend, naming the backend in a failure.</summary>
+    public static void ForEach(Action<ComputeBackend> body)
+    {
+        foreach (var backend in All)
+        {
+            try
+            {
+                body(backend);
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException || !e.Message.StartsWith("[backend ", StringComparison.Ordinal))
+            {
+                throw new Xunit.Sdk.XunitException($"[backend {backend.Name}] {e.Message}", e);
+            }
+        }
+    }
+
+    /// <summary>Uploads <paramref name="values"/> into a new buffer of <paramref name="backend"/>.</summary>
+    public static DeviceBuffer<T> Upload<T>(this ComputeBackend backend, ReadOnlySpan<T> values)
+        where T : unmanaged
+    {
+        var buffer = typeof(T) == typeof(int) ? (DeviceBuffer<T>)(object)backend.AllocateInt32(values.Length) : (DeviceBuffer<T>)(object)backend.Allocate(values.Length);
+        backend.Write(buffer, values);
+        return buffer;
+    }
+
+    /// <summary>Reads a whole buffer back.</summary>
+    public static T[] Download<T>(this ComputeBackend backend, DeviceBuffer<T> buffer)
+        where T : unmanaged
+    {
+        var values = new T[buffer.Length];
+        backend.Read(buffer, values.AsSpan());
+        return values;
+    }
+}
