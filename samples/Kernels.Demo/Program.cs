@@ -23,6 +23,7 @@ public static class Program
         [SpiralNetworks.Mlp] = SpiralNetworks.RunMlp,
         [SpiralNetworks.Adam] = SpiralNetworks.RunAdam,
         [FashionMnistNetwork.Name] = FashionMnistNetwork.Run,
+        [DeviceNetwork.Name] = DeviceNetwork.Run,
     };
 
     public static int Main(string[] args)

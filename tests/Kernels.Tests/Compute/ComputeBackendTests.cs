@@ -426,16 +426,40 @@ public class ComputeBackendTests
         using var bBuffer = backend.Upload<float>(b);
         using var cBuffer = backend.Upload<float>(c0);
         using var biasBuffer = biasValues is null ? null : backend.Upload<float>(biasValues);
-        if (act is { } activation)
+        float[] Run()
         {
-            backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc, biasBuffer, activation);
-        }
-        else
-        {
-            backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc);
+            backend.Write(cBuffer, c0);
+            if (act is { } activation)
+            {
+                backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc, biasBuffer, activation);
+            }
+            else
+            {
+                backend.Gemm(transA, transB, t.M, t.N, t.K, t.Alpha, aBuffer, lda, bBuffer, ldb, t.Beta, cBuffer, ldc);
+            }
+
+            return backend.Download(cBuffer);
         }
 
-        var c = backend.Download(cBuffer);
+        var c = Run();
+
+        // The OpenCL backend's two GEMM kernels (tiled, one item per element) promise the same bits on every
+        // shape, whichever the shape picks: run both, compare, and judge the tiled one below.
+        if (backend is OpenClBackend openCl)
+        {
+            try
+            {
+                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Direct;
+                var direct = Run();
+                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Tiled;
+                c = Run();
+                AssertBits(c, direct, $"tiled vs direct kernel: {t}", 0);
+            }
+            finally
+            {
+                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Auto;
+            }
+        }
         for (var i = 0; i < c.Length; i++)
         {
             var (row, col) = (i / ldc, i % ldc);

@@ -163,6 +163,37 @@ void sgemm(const int trans_a, const int trans_b, const int m, const int n, const
     }
 }
 
+// The same product and epilogue, one work-item per element of C: for outputs narrower or shorter than a tile
+// (a 100x3 weight gradient, a 1050x3 logits layer), where the tiled kernel would spend most of its lanes on
+// padding. Each element sums its k products in order with fma from zero, exactly as in sgemm, so the two
+// kernels give the same bits and the choice between them never changes a result.
+__kernel void sgemm_direct(const int trans_a, const int trans_b, const int m, const int n, const int k, const float alpha,
+                           __global const float* restrict a, const int lda, __global const float* restrict b, const int ldb,
+                           const float beta, __global float* restrict c, const int ldc,
+                           __global const float* restrict bias, const int has_bias, const int act, const float act_param)
+{
+    const int j = get_global_id(0);
+    const int i = get_global_id(1);
+    if (i >= m || j >= n)
+        return;
+    const long a_row = trans_a ? 1 : lda, a_col = trans_a ? lda : 1;
+    const long b_row = trans_b ? 1 : ldb, b_col = trans_b ? ldb : 1;
+    __global const float* ap = a + i * a_row;
+    __global const float* bp = b + j * b_col;
+    float acc = 0.0f;
+    const int depth = alpha == 0.0f ? 0 : k;
+    for (int p = 0; p < depth; p++)
+        acc = fma(ap[p * a_col], bp[p * b_row], acc);
+
+    __global float* target = c + (long)i * ldc + j;
+    float v = alpha * acc;
+    if (beta != 0.0f)
+        v = fma(*target, beta, v);
+    if (has_bias)
+        v += bias[j];
+    *target = act_forward(act, act_param, v);
+}
+
 // output = act(input), elementwise.
 __kernel void activation_forward(const int length, const int act, const float act_param,
                                  __global const float* input, __global float* output)

@@ -30,6 +30,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
     private readonly nint _queue;
     private readonly nint _program;
     private readonly nint _sgemm;
+    private readonly nint _sgemmDirect;
     private readonly nint _activationForward;
     private readonly nint _activationBackward;
     private readonly nint _columnSum;
@@ -62,6 +63,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
                 + (device.CorrectlyRoundedDivideSqrt ? " -cl-fp32-correctly-rounded-divide-sqrt" : string.Empty);
             _program = Build(api, _context, deviceId, Source.Value, options);
             _sgemm = Kernel("sgemm");
+            _sgemmDirect = Kernel("sgemm_direct");
             _activationForward = Kernel("activation_forward");
             _activationBackward = Kernel("activation_backward");
             _columnSum = Kernel("column_sum");
@@ -77,6 +79,17 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             throw;
         }
     }
+
+    /// <summary>Which GEMM kernel runs: the shape's choice, or one forced by the tests so both are checked on every shape.</summary>
+    internal enum GemmKernel
+    {
+        Auto,
+        Tiled,
+        Direct,
+    }
+
+    /// <summary>Tests force one GEMM kernel; <see cref="GemmKernel.Auto"/> otherwise.</summary>
+    internal GemmKernel ForcedGemmKernel { get; set; }
 
     /// <summary>The device this backend runs on.</summary>
     public OpenClDevice Device { get; }
@@ -247,15 +260,29 @@ public sealed unsafe class OpenClBackend : ComputeBackend
 
     private protected override void GemmCore(Transpose transA, Transpose transB, int m, int n, int k, float alpha, DeviceBuffer<float> a, int lda, DeviceBuffer<float> b, int ldb, float beta, DeviceBuffer<float> c, int ldc, DeviceBuffer<float>? bias, Activation activation)
     {
+        // Tiles pay off when the output fills them: an output narrower or shorter than one tile would leave most
+        // of each work-group's lanes on padding, so it gets one work-item per element instead (same bits).
+        var direct = ForcedGemmKernel == GemmKernel.Auto ? m < Tile || n < Tile : ForcedGemmKernel == GemmKernel.Direct;
+        var kernel = direct ? _sgemmDirect : _sgemm;
         lock (_gate)
         {
-            var args = new Arguments(_api, _sgemm);
+            var args = new Arguments(_api, kernel);
             args.Add(transA == Transpose.Transposed ? 1 : 0).Add(transB == Transpose.Transposed ? 1 : 0).Add(m).Add(n).Add(k).Add(alpha);
             args.Add(Memory(a)).Add(lda).Add(Memory(b)).Add(ldb).Add(beta).Add(Memory(c)).Add(ldc);
             args.Add(Memory(bias ?? _placeholder)).Add(bias is null ? 0 : 1).Add((int)activation.Kind).Add(activation.Parameter);
+            if (direct)
+            {
+                // Fixed 16×4 groups rather than the driver's pick: PoCL compiles a kernel once per group size, and a
+                // size chosen per shape would recompile it for every new shape.
+                var items = stackalloc nuint[] { (nuint)RoundUp(n, 16), (nuint)RoundUp(m, 4) };
+                var group = stackalloc nuint[] { 16, 4 };
+                OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 2, null, items, group, 0, null, null), "clEnqueueNDRangeKernel(sgemm_direct)");
+                return;
+            }
+
             var global = stackalloc nuint[] { (nuint)((n + Tile - 1) / Tile * _groupSide), (nuint)((m + Tile - 1) / Tile * _groupSide) };
             var local = stackalloc nuint[] { (nuint)_groupSide, (nuint)_groupSide };
-            OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, _sgemm, 2, null, global, local, 0, null, null), "clEnqueueNDRangeKernel(sgemm)");
+            OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 2, null, global, local, 0, null, null), "clEnqueueNDRangeKernel(sgemm)");
         }
     }
 
@@ -373,7 +400,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _rowLosses?.Dispose();
             _placeholder?.Dispose();
             _badRow?.Dispose();
-            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _activationForward, _activationBackward, _columnSum, _softmaxCrossEntropy, _sgdStep, _adamStep])
+            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _columnSum, _softmaxCrossEntropy, _sgdStep, _adamStep])
             {
                 if (kernel != 0)
                 {
@@ -499,11 +526,18 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         return kernel;
     }
 
-    /// <summary>A 1-D launch over <paramref name="items"/> items, rounded up to whole groups of 64 (each kernel tests its index).</summary>
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// A 1-D launch over <paramref name="items"/> items in groups of 64, rounded up to whole groups (each kernel
+    /// tests its index). The group size is fixed because PoCL compiles a kernel once per group size; left to the
+    /// driver, it would pick one per length and recompile.
+    /// </summary>
     private void Launch(nint kernel, int items, string name)
     {
-        var global = (nuint)((items + 63) / 64 * 64);
-        OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 1, null, &global, null, 0, null, null), $"clEnqueueNDRangeKernel({name})");
+        var group = (nuint)64;
+        var global = (nuint)RoundUp(items, 64);
+        OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 1, null, &global, &group, 0, null, null), $"clEnqueueNDRangeKernel({name})");
     }
 
     /// <summary>Sets a kernel's arguments in order (a launch costs far more than this small object).</summary>
