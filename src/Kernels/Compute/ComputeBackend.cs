@@ -174,8 +174,8 @@ public abstract class ComputeBackend : IDisposable
     {
         Own(input, nameof(input));
         Own(sums, nameof(sums));
-        var size = Guard.MatrixSize(rows, cols);
-        CheckLength(input, size, nameof(input), $"[{rows}, {cols}]");
+        Guard.MatrixSize(rows, cols);
+        CheckMatrix(input, rows, cols, nameof(input));
         CheckLength(sums, cols, nameof(sums));
         Distinct(input, sums, nameof(sums), nameof(input));
         if (cols > 0)
@@ -201,18 +201,18 @@ public abstract class ComputeBackend : IDisposable
     {
         Own(logits, nameof(logits));
         Own(targets, nameof(targets));
-        var size = Guard.MatrixSize(rows, classes);
+        Guard.MatrixSize(rows, classes);
         if (rows < 1 || classes < 1)
         {
             throw new ArgumentOutOfRangeException(rows < 1 ? nameof(rows) : nameof(classes), $"Cross-entropy needs at least one row and one class; got [{rows}, {classes}].");
         }
 
-        CheckLength(logits, size, nameof(logits), $"[{rows}, {classes}]");
+        CheckMatrix(logits, rows, classes, nameof(logits));
         CheckLength(targets, rows, nameof(targets));
         if (gradLogits is not null)
         {
             Own(gradLogits, nameof(gradLogits));
-            CheckLength(gradLogits, size, nameof(gradLogits), $"[{rows}, {classes}]");
+            CheckMatrix(gradLogits, rows, classes, nameof(gradLogits));
         }
 
         return SoftmaxCrossEntropyCore(logits, targets, gradLogits, rows, classes);
@@ -351,7 +351,16 @@ public abstract class ComputeBackend : IDisposable
 
     private protected abstract void DisposeCore();
 
-    private static void CheckLength<T>(DeviceBuffer<T> buffer, int length, string name, string? shape = null)
+    /// <summary>A [rows, cols] operand: the message (built only on failure) names the shape.</summary>
+    private static void CheckMatrix(DeviceBuffer<float> buffer, int rows, int cols, string name)
+    {
+        if (buffer.Length < (long)rows * cols)
+        {
+            throw new ArgumentException($"{name} holds {buffer.Length} elements but the shape [{rows}, {cols}] needs {(long)rows * cols}.", name);
+        }
+    }
+
+    private static void CheckLength<T>(DeviceBuffer<T> buffer, int length, string name)
         where T : unmanaged
     {
         if (length < 0)
@@ -361,7 +370,7 @@ public abstract class ComputeBackend : IDisposable
 
         if (buffer.Length < length)
         {
-            throw new ArgumentException($"{name} holds {buffer.Length} elements but {shape ?? "the operation"} needs {length}.", name);
+            throw new ArgumentException($"{name} holds {buffer.Length} elements but the operation needs {length}.", name);
         }
     }
 
