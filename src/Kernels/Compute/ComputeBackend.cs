@@ -290,6 +290,9 @@ public abstract class ComputeBackend : IDisposable
 
             Own(maxSecondMoment, nameof(maxSecondMoment));
             CheckLength(maxSecondMoment, length, nameof(maxSecondMoment));
+            Distinct(maxSecondMoment, parameters, nameof(maxSecondMoment), nameof(parameters));
+            Distinct(maxSecondMoment, firstMoment, nameof(maxSecondMoment), nameof(firstMoment));
+            Distinct(maxSecondMoment, secondMoment, nameof(maxSecondMoment), nameof(secondMoment));
         }
 
         if (length > 0)

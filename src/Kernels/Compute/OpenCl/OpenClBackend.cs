@@ -274,13 +274,13 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             {
                 // Fixed 16×4 groups rather than the driver's pick: PoCL compiles a kernel once per group size, and a
                 // size chosen per shape would recompile it for every new shape.
-                var items = stackalloc nuint[] { (nuint)RoundUp(n, 16), (nuint)RoundUp(m, 4) };
+                var items = stackalloc nuint[] { RoundUp(n, 16), RoundUp(m, 4) };
                 var group = stackalloc nuint[] { 16, 4 };
                 OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 2, null, items, group, 0, null, null), "clEnqueueNDRangeKernel(sgemm_direct)");
                 return;
             }
 
-            var global = stackalloc nuint[] { (nuint)((n + Tile - 1) / Tile * _groupSide), (nuint)((m + Tile - 1) / Tile * _groupSide) };
+            var global = stackalloc nuint[] { (nuint)(((long)n + Tile - 1) / Tile * _groupSide), (nuint)(((long)m + Tile - 1) / Tile * _groupSide) };
             var local = stackalloc nuint[] { (nuint)_groupSide, (nuint)_groupSide };
             OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 2, null, global, local, 0, null, null), "clEnqueueNDRangeKernel(sgemm)");
         }
@@ -325,7 +325,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             }
 
             var badRow = rows;
-            OpenClApi.Check(_api.EnqueueWriteBuffer(_queue, Memory(_badRow), 0, 0, sizeof(int), &badRow, 0, null, null), "clEnqueueWriteBuffer");
+            OpenClApi.Check(_api.EnqueueWriteBuffer(_queue, Memory(_badRow), 1, 0, sizeof(int), &badRow, 0, null, null), "clEnqueueWriteBuffer");
             var args = new Arguments(_api, _softmaxCrossEntropy);
             args.Add(rows).Add(classes).Add(Memory(logits)).Add(Memory(targets)).Add(Memory(gradLogits ?? _placeholder)).Add(Memory(_rowLosses));
             args.Add(1f / rows).Add(gradLogits is null ? 0 : 1).Add(Memory(_badRow));
@@ -526,7 +526,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         return kernel;
     }
 
-    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+    private static nuint RoundUp(int value, int multiple) => (nuint)(((long)value + multiple - 1) / multiple * multiple);
 
     /// <summary>
     /// A 1-D launch over <paramref name="items"/> items in groups of 64, rounded up to whole groups (each kernel
@@ -536,7 +536,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
     private void Launch(nint kernel, int items, string name)
     {
         var group = (nuint)64;
-        var global = (nuint)RoundUp(items, 64);
+        var global = RoundUp(items, 64);
         OpenClApi.Check(_api.EnqueueNDRangeKernel(_queue, kernel, 1, null, &global, &group, 0, null, null), $"clEnqueueNDRangeKernel({name})");
     }
 
