@@ -155,15 +155,15 @@ public sealed unsafe class OpenClBackend : ComputeBackend
                 OpenClApi.Check(api.GetDeviceIDs(platform, OpenClApi.DeviceTypeAll, deviceCount, d, null), "clGetDeviceIDs");
             }
 
-            var platformName = PlatformString(api, platform, OpenClApi.PlatformName);
+            var platformName = InfoString(api.GetPlatformInfo, platform, OpenClApi.PlatformName, "clGetPlatformInfo");
             foreach (var id in ids)
             {
                 var type = DeviceValue<ulong>(api, id, OpenClApi.DeviceType);
                 devices.Add(new OpenClDevice(
                     platformName,
-                    DeviceString(api, id, OpenClApi.DeviceName),
+                    InfoString(api.GetDeviceInfo, id, OpenClApi.DeviceName, "clGetDeviceInfo"),
                     (type & OpenClApi.DeviceTypeGpu) != 0 ? OpenClDeviceKind.Gpu : (type & OpenClApi.DeviceTypeCpu) != 0 ? OpenClDeviceKind.Cpu : OpenClDeviceKind.Other,
-                    DeviceString(api, id, OpenClApi.DeviceVersion),
+                    InfoString(api.GetDeviceInfo, id, OpenClApi.DeviceVersion, "clGetDeviceInfo"),
                     (long)DeviceValue<nuint>(api, id, OpenClApi.DeviceMaxWorkGroupSize),
                     (long)DeviceValue<ulong>(api, id, OpenClApi.DeviceMaxMemAllocSize))
                 {
@@ -475,27 +475,15 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         return program;
     }
 
-    private static string PlatformString(OpenClApi api, nint platform, uint parameter)
+    /// <summary>A string property of a platform or a device (both queries share the size-then-bytes protocol).</summary>
+    private static string InfoString(delegate* unmanaged<nint, uint, nuint, void*, nuint*, int> query, nint handle, uint parameter, string call)
     {
         nuint size;
-        OpenClApi.Check(api.GetPlatformInfo(platform, parameter, 0, null, &size), "clGetPlatformInfo");
+        OpenClApi.Check(query(handle, parameter, 0, null, &size), call);
         var bytes = new byte[(int)size];
         fixed (byte* b = bytes)
         {
-            OpenClApi.Check(api.GetPlatformInfo(platform, parameter, size, b, null), "clGetPlatformInfo");
-        }
-
-        return Encoding.UTF8.GetString(bytes).TrimEnd('\0').Trim();
-    }
-
-    private static string DeviceString(OpenClApi api, nint device, uint parameter)
-    {
-        nuint size;
-        OpenClApi.Check(api.GetDeviceInfo(device, parameter, 0, null, &size), "clGetDeviceInfo");
-        var bytes = new byte[(int)size];
-        fixed (byte* b = bytes)
-        {
-            OpenClApi.Check(api.GetDeviceInfo(device, parameter, size, b, null), "clGetDeviceInfo");
+            OpenClApi.Check(query(handle, parameter, size, b, null), call);
         }
 
         return Encoding.UTF8.GetString(bytes).TrimEnd('\0').Trim();
