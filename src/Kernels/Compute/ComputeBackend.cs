@@ -5,7 +5,7 @@ namespace Kernels.Compute;
 
 /// <summary>
 /// The operation-level interface of a training step: GEMM with its fused bias-and-activation epilogue,
-/// activation backward, bias gradients, softmax cross-entropy and the optimizer updates, on buffers that live
+/// activation backward, bias gradients, softmax cross-entropy, dropout and the optimizer updates, on buffers that live
 /// where the backend computes. <see cref="CpuBackend"/> runs the span kernels of this library;
 /// <see cref="OpenClBackend"/> runs the same operations on an OpenCL device (a GPU, or PoCL on the CPU in CI).
 /// Every operation validates its arguments here, once for all backends, before any backend code runs, and
@@ -218,6 +218,30 @@ public abstract class ComputeBackend : IDisposable
         return SoftmaxCrossEntropyCore(logits, targets, gradLogits, rows, classes);
     }
 
+    /// <summary>
+    /// Inverted dropout with <see cref="Kernels.Dropout.Forward"/>'s mask, bit for bit: output[i] = keep(i) ? input[i]/(1 − p) : 0
+    /// over the first <paramref name="length"/> elements, keep(i) drawn from Philox4x32-10 keyed by
+    /// <paramref name="seed"/> at counter i. The backward is the same call on the gradient with the same p and seed.
+    /// Output may be input.
+    /// </summary>
+    /// <param name="input">x (or ∂L/∂y for the backward).</param>
+    /// <param name="output">y (or ∂L/∂x).</param>
+    /// <param name="length">Elements.</param>
+    /// <param name="p">The drop probability in [0, 1].</param>
+    /// <param name="seed">The mask's key; use a different one per layer and step.</param>
+    public void Dropout(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed)
+    {
+        Own(input, nameof(input));
+        Own(output, nameof(output));
+        CheckLength(input, length, nameof(input));
+        CheckLength(output, length, nameof(output));
+        Kernels.Dropout.CheckProbability(p);
+        if (length > 0)
+        {
+            DropoutCore(input, output, length, p, seed);
+        }
+    }
+
     /// <summary>One SGD step with <see cref="Sgd.Step"/>'s formula over the first <paramref name="length"/> elements.</summary>
     /// <param name="parameters">θ.</param>
     /// <param name="gradients">∇.</param>
@@ -341,6 +365,8 @@ public abstract class ComputeBackend : IDisposable
     private protected abstract void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate);
 
     private protected abstract float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes);
+
+    private protected abstract void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed);
 
     private protected abstract void SgdStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions options, bool firstStep);
 

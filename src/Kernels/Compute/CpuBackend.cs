@@ -65,6 +65,9 @@ public sealed class CpuBackend(GemmOptions options = default) : ComputeBackend
         return Kernels.SoftmaxCrossEntropy.Compute(Values(logits).AsSpan(0, size), Values(targets).AsSpan(0, rows), gradLogits is null ? default : Values(gradLogits).AsSpan(0, size), rows, classes, ignoreIndex: int.MinValue);
     }
 
+    private protected override void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed)
+        => Kernels.Dropout.Forward(Values(input).AsSpan(0, length), Values(output).AsSpan(0, length), p, seed);
+
     private protected override void SgdStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions sgd, bool firstStep)
         => Sgd.Step(Values(parameters).AsSpan(0, length), Values(gradients).AsSpan(0, length), momentumBuffer is null ? default : Values(momentumBuffer).AsSpan(0, length), sgd, firstStep, options.Threads);
 

@@ -56,7 +56,14 @@ public static class Dropout
         Guard.NoPartialOverlap(input, output, inputName, outputName);
     }
 
-    private static void CheckProbability(float p)
+    /// <summary>
+    /// Keep when the 32-bit draw is at or above p·2³² (probability 1 − p to within 2⁻³²), and scale kept values by
+    /// 1/(1 − p); for 0 &lt; p &lt; 1. Shared with the device backends so their masks are these bits.
+    /// </summary>
+    internal static (uint Threshold, float Scale) KeepRule(float p)
+        => ((uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue), 1f / (1f - p));
+
+    internal static void CheckProbability(float p)
     {
         if (!(p >= 0f && p <= 1f))
         {
@@ -84,9 +91,7 @@ public static class Dropout
             return;
         }
 
-        // Keep when the 32-bit draw is at or above p·2³²: probability 1 − p to within 2⁻³².
-        var threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
-        var scale = 1f / (1f - p);
+        var (threshold, scale) = KeepRule(p);
         ref var x = ref MemoryMarshal.GetReference(input);
         ref var y = ref MemoryMarshal.GetReference(output);
         var length = (nuint)input.Length;

@@ -200,6 +200,40 @@ public class ComputeBackendTests
         });
     }
 
+    /// <summary>
+    /// Dropout on a device draws the span kernel's Philox mask: the same bits for every length (whole and partial
+    /// blocks of four), probability (including the copy at 0 and the zeros at 1), seed (both key words), and in place.
+    /// </summary>
+    [Fact]
+    public void Dropout_equals_the_cpu_kernel_bit_for_bit()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var length in new[] { 0, 1, 3, 4, 5, 1000, 4099 })
+            {
+                var x = Gens.Fill(length, length + 1, 2f);
+                foreach (var p in new[] { 0f, 0.1f, 0.5f, 0.9f, 1f })
+                {
+                    foreach (var seed in new[] { 0UL, 42UL, 0xDEADBEEF_12345678UL })
+                    {
+                        var expect = new float[length];
+                        Dropout.Forward(x, expect, p, seed);
+                        using var input = backend.Upload<float>(x);
+                        using var output = backend.Allocate(length);
+                        backend.Dropout(input, output, length, p, seed);
+                        AssertBits(expect, backend.Download(output), $"dropout n={length} p={p} seed={seed}", 0);
+                        backend.Dropout(input, input, length, p, seed);
+                        AssertBits(expect, backend.Download(input), $"in-place dropout n={length} p={p} seed={seed}", 0);
+                    }
+                }
+            }
+
+            using var buffer = backend.Allocate(4);
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.Dropout(buffer, buffer, 4, 1.5f, 1));
+            Assert.Equal("p", e.ParamName);
+        });
+    }
+
     /// <summary>SGD in every mode: the device kernel writes the CPU kernel's formula with the same fused operations, so the bits match.</summary>
     [Fact]
     public void Sgd_steps_match_the_cpu_kernel_bit_for_bit()

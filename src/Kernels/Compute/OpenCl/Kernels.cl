@@ -271,6 +271,35 @@ __kernel void softmax_cross_entropy(const int rows, const int classes, __global 
     }
 }
 
+// Inverted dropout with Kernels.Dropout's mask: element i keeps when lane i mod 4 of Philox4x32-10 block i / 4
+// (key = seed, counter = block, upper counter words 0) is at least threshold, and is then scaled. One work-item
+// per block of four elements; output may be input.
+__kernel void dropout(const int length, __global const float* input, __global float* output, const uint threshold,
+                      const float scale, const uint key0, const uint key1)
+{
+    const int block = get_global_id(0);
+    const long first = (long)block * 4;
+    if (first >= length)
+        return;
+    uint c0 = (uint)block, c1 = 0, c2 = 0, c3 = 0;
+    uint k0 = key0, k1 = key1;
+    for (int round = 0; round < 10; round++)
+    {
+        const uint hi0 = mul_hi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        const uint hi1 = mul_hi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+
+    const uint draws[4] = { c0, c1, c2, c3 };
+    for (int lane = 0; lane < 4 && first + lane < length; lane++)
+        output[first + lane] = draws[lane] >= threshold ? input[first + lane] * scale : 0.0f;
+}
+
 // PyTorch's SGD step, as Kernels.Sgd: g = grad + wd*theta; b = g (first step) or mu*b + (1 - dampening)*g;
 // d = g + mu*b (Nesterov) or b; theta -= lr*d.
 __kernel void sgd_step(const int length, __global float* restrict parameters, __global const float* restrict gradients,

@@ -42,6 +42,7 @@ internal sealed unsafe class OpenClApi
         CreateBuffer = (delegate* unmanaged<nint, ulong, nuint, void*, int*, nint>)Export("clCreateBuffer");
         EnqueueWriteBuffer = (delegate* unmanaged<nint, nint, uint, nuint, nuint, void*, uint, nint*, nint*, int>)Export("clEnqueueWriteBuffer");
         EnqueueReadBuffer = (delegate* unmanaged<nint, nint, uint, nuint, nuint, void*, uint, nint*, nint*, int>)Export("clEnqueueReadBuffer");
+        EnqueueCopyBuffer = (delegate* unmanaged<nint, nint, nint, nuint, nuint, nuint, uint, nint*, nint*, int>)Export("clEnqueueCopyBuffer");
         EnqueueFillBuffer = (delegate* unmanaged<nint, nint, void*, nuint, nuint, nuint, uint, nint*, nint*, int>)Export("clEnqueueFillBuffer");
         CreateProgramWithSource = (delegate* unmanaged<nint, uint, byte**, nuint*, int*, nint>)Export("clCreateProgramWithSource");
         BuildProgram = (delegate* unmanaged<nint, uint, nint*, byte*, nint, nint, int>)Export("clBuildProgram");
@@ -74,6 +75,8 @@ internal sealed unsafe class OpenClApi
     public delegate* unmanaged<nint, nint, uint, nuint, nuint, void*, uint, nint*, nint*, int> EnqueueWriteBuffer { get; }
 
     public delegate* unmanaged<nint, nint, uint, nuint, nuint, void*, uint, nint*, nint*, int> EnqueueReadBuffer { get; }
+
+    public delegate* unmanaged<nint, nint, nint, nuint, nuint, nuint, uint, nint*, nint*, int> EnqueueCopyBuffer { get; }
 
     public delegate* unmanaged<nint, nint, void*, nuint, nuint, nuint, uint, nint*, nint*, int> EnqueueFillBuffer { get; }
 

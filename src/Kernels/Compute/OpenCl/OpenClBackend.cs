@@ -36,6 +36,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
     private readonly nint _columnSum;
     private readonly nint _softmaxCrossEntropy;
     private readonly nint _sgdStep;
+    private readonly nint _dropout;
     private readonly nint _adamStep;
     private readonly int _groupSide;
     private readonly DeviceBuffer<float> _placeholder;
@@ -69,6 +70,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _columnSum = Kernel("column_sum");
             _softmaxCrossEntropy = Kernel("softmax_cross_entropy");
             _sgdStep = Kernel("sgd_step");
+            _dropout = Kernel("dropout");
             _adamStep = Kernel("adam_step");
             _placeholder = Allocate(1);
             _badRow = AllocateInt32(1);
@@ -356,6 +358,36 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         }
     }
 
+    private protected override void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed)
+    {
+        var bytes = (nuint)length * sizeof(float);
+        lock (_gate)
+        {
+            // p = 0 copies and p = 1 clears, as the span kernel does (no draws, so NaN payloads and signs pass unchanged).
+            if (p == 0f)
+            {
+                if (!ReferenceEquals(input, output))
+                {
+                    OpenClApi.Check(_api.EnqueueCopyBuffer(_queue, Memory(input), Memory(output), 0, 0, bytes, 0, null, null), "clEnqueueCopyBuffer");
+                }
+
+                return;
+            }
+
+            if (p == 1f)
+            {
+                var zero = 0f;
+                OpenClApi.Check(_api.EnqueueFillBuffer(_queue, Memory(output), &zero, sizeof(float), 0, bytes, 0, null, null), "clEnqueueFillBuffer");
+                return;
+            }
+
+            var (threshold, scale) = Kernels.Dropout.KeepRule(p);
+            var args = new Arguments(_api, _dropout);
+            args.Add(length).Add(Memory(input)).Add(Memory(output)).Add((int)threshold).Add(scale).Add((int)(uint)seed).Add((int)(uint)(seed >> 32));
+            Launch(_dropout, (int)(((long)length + 3) / 4), "dropout");
+        }
+    }
+
     private protected override void SgdStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions options, bool firstStep)
     {
         lock (_gate)
@@ -400,7 +432,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _rowLosses?.Dispose();
             _placeholder?.Dispose();
             _badRow?.Dispose();
-            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _columnSum, _softmaxCrossEntropy, _sgdStep, _adamStep])
+            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _columnSum, _softmaxCrossEntropy, _sgdStep, _dropout, _adamStep])
             {
                 if (kernel != 0)
                 {
