@@ -73,13 +73,12 @@ public class ComputeBackendBenchmarks : IThroughput, IDisposable
         {
             Backend = backend;
             var mlp = TrainingStepBenchmarks.CreateNetwork(Batch);
-            _x = Upload(Data.Uniform(Batch * In, 3, 1f));
-            _y = backend.AllocateInt32(Batch);
-            backend.Write(_y, Data.Labels(Batch, Classes, 4));
-            _w1 = Upload(mlp.Weights(0));
-            _b1 = Upload(mlp.Bias(0));
-            _w2 = Upload(mlp.Weights(1));
-            _b2 = Upload(mlp.Bias(1));
+            _x = backend.Upload(Data.Uniform(Batch * In, 3, 1f));
+            _y = backend.UploadInt32(Data.Labels(Batch, Classes, 4));
+            _w1 = backend.Upload(mlp.Weights(0));
+            _b1 = backend.Upload(mlp.Bias(0));
+            _w2 = backend.Upload(mlp.Weights(1));
+            _b2 = backend.Upload(mlp.Bias(1));
             _h = backend.Allocate(Batch * Hidden);
             _logits = backend.Allocate(Batch * Classes);
             _dLogits = backend.Allocate(Batch * Classes);
@@ -92,8 +91,8 @@ public class ComputeBackendBenchmarks : IThroughput, IDisposable
             _mb1 = backend.Allocate(Hidden);
             _m2 = backend.Allocate(Hidden * Classes);
             _mb2 = backend.Allocate(Classes);
-            _a = Upload(Data.Uniform(Side * Side, 5, 1f));
-            _b = Upload(Data.Uniform(Side * Side, 6, 1f));
+            _a = backend.Upload(Data.Uniform(Side * Side, 5, 1f));
+            _b = backend.Upload(Data.Uniform(Side * Side, 6, 1f));
             _c = backend.Allocate(Side * Side);
         }
 
@@ -137,11 +136,5 @@ public class ComputeBackendBenchmarks : IThroughput, IDisposable
             Backend.Dispose();
         }
 
-        private DeviceBuffer<float> Upload(ReadOnlySpan<float> values)
-        {
-            var buffer = Backend.Allocate(values.Length);
-            Backend.Write(buffer, values);
-            return buffer;
-        }
     }
 }

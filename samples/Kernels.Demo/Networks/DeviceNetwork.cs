@@ -65,13 +65,12 @@ public static class DeviceNetwork
             _batch = train.Count;
             _inputs = train.FeatureCount;
             _classes = train.Classes;
-            _x = Upload(train.Features);
-            _y = backend.AllocateInt32(_batch);
-            backend.Write(_y, train.Labels);
-            _w1 = Upload(initial.Weights(0));
-            _b1 = Upload(initial.Bias(0));
-            _w2 = Upload(initial.Weights(1));
-            _b2 = Upload(initial.Bias(1));
+            _x = backend.Upload(train.Features);
+            _y = backend.UploadInt32(train.Labels);
+            _w1 = backend.Upload(initial.Weights(0));
+            _b1 = backend.Upload(initial.Bias(0));
+            _w2 = backend.Upload(initial.Weights(1));
+            _b2 = backend.Upload(initial.Bias(1));
             _hidden = backend.Allocate(_batch * Hidden);
             _logits = backend.Allocate(_batch * _classes);
             _dLogits = backend.Allocate(_batch * _classes);
@@ -134,11 +133,5 @@ public static class DeviceNetwork
             _backend.Gemm(Transpose.None, Transpose.None, rows, _classes, Hidden, 1f, _hidden, Hidden, _w2, _classes, 0f, _logits, _classes, _b2, Activation.Identity);
         }
 
-        private DeviceBuffer<float> Upload(ReadOnlySpan<float> values)
-        {
-            var buffer = _backend.Allocate(values.Length);
-            _backend.Write(buffer, values);
-            return buffer;
-        }
     }
 }

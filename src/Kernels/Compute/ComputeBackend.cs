@@ -41,6 +41,26 @@ public abstract class ComputeBackend : IDisposable
         return AllocateCore<int>(length);
     }
 
+    /// <summary>A new buffer holding a copy of <paramref name="values"/>: <see cref="Allocate"/> then <see cref="Write{T}"/>.</summary>
+    /// <param name="values">Host values.</param>
+    /// <returns>The buffer, owned by this backend, of values.Length elements.</returns>
+    public DeviceBuffer<float> Upload(ReadOnlySpan<float> values)
+    {
+        var buffer = Allocate(values.Length);
+        WriteCore(buffer, values);
+        return buffer;
+    }
+
+    /// <summary>A new buffer holding a copy of <paramref name="values"/> (class targets): <see cref="AllocateInt32"/> then <see cref="Write{T}"/>.</summary>
+    /// <param name="values">Host values.</param>
+    /// <returns>The buffer, owned by this backend, of values.Length elements.</returns>
+    public DeviceBuffer<int> UploadInt32(ReadOnlySpan<int> values)
+    {
+        var buffer = AllocateInt32(values.Length);
+        WriteCore(buffer, values);
+        return buffer;
+    }
+
     /// <summary>Copies <paramref name="source"/> into the first source.Length elements of <paramref name="destination"/>.</summary>
     /// <typeparam name="T">float or int.</typeparam>
     /// <param name="destination">A buffer of this backend, at least as long as the source.</param>

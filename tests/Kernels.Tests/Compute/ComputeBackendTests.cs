@@ -82,10 +82,10 @@ public class ComputeBackendTests
                 var a = new float[Length];
                 ActivationKernels.Forward(act, z, a);
                 var saved = act.Saved == ActivationSaved.Output ? a : z;
-                using var zBuffer = backend.Upload<float>(z);
+                using var zBuffer = backend.Upload(z);
                 using var aBuffer = backend.Allocate(Length);
-                using var savedBuffer = backend.Upload<float>(saved);
-                using var gBuffer = backend.Upload<float>(g);
+                using var savedBuffer = backend.Upload(saved);
+                using var gBuffer = backend.Upload(g);
                 using var dzBuffer = backend.Allocate(Length);
                 backend.ActivationForward(act, zBuffer, aBuffer, Length);
                 backend.ActivationBackward(act, gBuffer, savedBuffer, dzBuffer, Length);
@@ -118,7 +118,7 @@ public class ComputeBackendTests
         {
             var cpu = new float[z.Length];
             ActivationKernels.Forward(act, z, cpu);
-            using var input = openCl.Upload<float>(z);
+            using var input = openCl.Upload(z);
             using var output = openCl.Allocate(z.Length);
             openCl.ActivationForward(act, input, output, z.Length);
             var device = openCl.Download(output);
@@ -145,8 +145,8 @@ public class ComputeBackendTests
                 {
                     var expect = start.ToArray();
                     Reductions.ColumnSum(x, expect, rows, cols, accumulate);
-                    using var input = backend.Upload<float>(x);
-                    using var sums = backend.Upload<float>(start);
+                    using var input = backend.Upload(x);
+                    using var sums = backend.Upload(start);
                     backend.ColumnSum(input, sums, rows, cols, accumulate);
                     var got = backend.Download(sums);
                     for (var j = 0; j < cols; j++)
@@ -168,8 +168,8 @@ public class ComputeBackendTests
                 var x = Gens.Fill(rows * classes, rows * 31 + classes, scale);
                 var y = Enumerable.Range(0, rows).Select(i => (i * 7 + 3) % classes).ToArray();
                 var (loss, _, grad) = Reference.SoftmaxCrossEntropy(x, y, rows, classes, LossReduction.Mean, default, -100, 0);
-                using var logits = backend.Upload<float>(x);
-                using var targets = backend.Upload<int>(y);
+                using var logits = backend.Upload(x);
+                using var targets = backend.UploadInt32(y);
                 using var gradLogits = backend.Allocate(rows * classes);
                 var got = backend.SoftmaxCrossEntropy(logits, targets, gradLogits, rows, classes);
                 Assert.True(Math.Abs(got - loss) <= 2e-6 * (1 + Math.Abs(loss)) * Math.Max(1, Math.Log(classes)), $"[{rows}, {classes}] loss {got} vs {loss}");
@@ -192,8 +192,8 @@ public class ComputeBackendTests
     {
         BackendVariants.ForEach(backend =>
         {
-            using var logits = backend.Upload<float>(new float[12]);
-            using var targets = backend.Upload<int>([0, 3, 4]);
+            using var logits = backend.Upload(new float[12]);
+            using var targets = backend.UploadInt32([0, 3, 4]);
             var e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4));
             Assert.Equal("targets", e.ParamName);
             Assert.Contains("targets[2] = 4", e.Message, StringComparison.Ordinal);
@@ -218,7 +218,7 @@ public class ComputeBackendTests
                     {
                         var expect = new float[length];
                         Dropout.Forward(x, expect, p, seed);
-                        using var input = backend.Upload<float>(x);
+                        using var input = backend.Upload(x);
                         using var output = backend.Allocate(length);
                         backend.Dropout(input, output, length, p, seed);
                         AssertBits(expect, backend.Download(output), $"dropout n={length} p={p} seed={seed}", 0);
@@ -253,7 +253,7 @@ public class ComputeBackendTests
                 var theta = Gens.Fill(Length, 5, 1f);
                 var expectTheta = theta.ToArray();
                 var expectBuffer = new float[Length];
-                using var parameters = backend.Upload<float>(theta);
+                using var parameters = backend.Upload(theta);
                 using var gradients = backend.Allocate(Length);
                 using var momentum = backend.Allocate(Length);
                 for (var step = 0; step < 3; step++)
@@ -283,7 +283,7 @@ public class ComputeBackendTests
                 var theta = Gens.Fill(Length, 9, 1f);
                 var expect = theta.ToArray();
                 float[] m = new float[Length], v = new float[Length], vMax = new float[Length];
-                using var parameters = backend.Upload<float>(theta);
+                using var parameters = backend.Upload(theta);
                 using var gradients = backend.Allocate(Length);
                 using var first = backend.Allocate(Length);
                 using var second = backend.Allocate(Length);
@@ -378,11 +378,11 @@ public class ComputeBackendTests
             y[i] = cls;
         }
 
-        using var input = backend.Upload<float>(x);
-        using var targets = backend.Upload<int>(y);
-        using var w1 = backend.Upload<float>(Gens.Fill(Inputs * Hidden, 1, 0.8f));
+        using var input = backend.Upload(x);
+        using var targets = backend.UploadInt32(y);
+        using var w1 = backend.Upload(Gens.Fill(Inputs * Hidden, 1, 0.8f));
         using var b1 = backend.Allocate(Hidden);
-        using var w2 = backend.Upload<float>(Gens.Fill(Hidden * Classes, 2, 0.3f));
+        using var w2 = backend.Upload(Gens.Fill(Hidden * Classes, 2, 0.3f));
         using var b2 = backend.Allocate(Classes);
         using var hidden = backend.Allocate(Batch * Hidden);
         using var logits = backend.Allocate(Batch * Classes);
@@ -456,10 +456,10 @@ public class ComputeBackendTests
 
         var biasValues = t.Bias ? Gens.Fill(t.N, t.Seed + 3, 1f) : null;
         var act = t.ActivationIndex < 0 ? (Activation?)null : AllActivations[t.ActivationIndex];
-        using var aBuffer = backend.Upload<float>(a);
-        using var bBuffer = backend.Upload<float>(b);
-        using var cBuffer = backend.Upload<float>(c0);
-        using var biasBuffer = biasValues is null ? null : backend.Upload<float>(biasValues);
+        using var aBuffer = backend.Upload(a);
+        using var bBuffer = backend.Upload(b);
+        using var cBuffer = backend.Upload(c0);
+        using var biasBuffer = biasValues is null ? null : backend.Upload(biasValues);
         float[] Run()
         {
             backend.Write(cBuffer, c0);

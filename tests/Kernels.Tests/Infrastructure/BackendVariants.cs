@@ -66,15 +66,6 @@ public static class BackendVariants
         }
     }
 
-    /// <summary>Uploads <paramref name="values"/> into a new buffer of <paramref name="backend"/>.</summary>
-    public static DeviceBuffer<T> Upload<T>(this ComputeBackend backend, ReadOnlySpan<T> values)
-        where T : unmanaged
-    {
-        var buffer = typeof(T) == typeof(int) ? (DeviceBuffer<T>)(object)backend.AllocateInt32(values.Length) : (DeviceBuffer<T>)(object)backend.Allocate(values.Length);
-        backend.Write(buffer, values);
-        return buffer;
-    }
-
     /// <summary>Reads a whole buffer back.</summary>
     public static T[] Download<T>(this ComputeBackend backend, DeviceBuffer<T> buffer)
         where T : unmanaged
