@@ -20,7 +20,6 @@ internal sealed unsafe class OpenClApi
     public const uint DeviceMaxWorkGroupSize = 0x1004;
     public const uint DeviceMaxMemAllocSize = 0x1010;
     public const uint DeviceSingleFpConfig = 0x101B;
-    public const uint DeviceLocalMemSize = 0x1023;
     public const uint DeviceName = 0x102B;
     public const uint DeviceVersion = 0x102F;
     public const ulong FpCorrectlyRoundedDivideSqrt = 1 << 7;
