@@ -184,6 +184,41 @@ public abstract class ComputeBackend : IDisposable
         }
     }
 
+    /// <summary>
+    /// The dense layer's backward epilogue in one pass, <see cref="ActivationKernels.ActivationBackwardBiasGradient"/>:
+    /// gradInput[r, c] = gradOutput[r, c]·act'(saved[r, c]) and gradBias[c] (+)= Σ_r gradInput[r, c], rows added
+    /// in order, so the bias gradient has the same bits as <see cref="ActivationBackward"/> followed by
+    /// <see cref="ColumnSum"/>. gradInput may be gradOutput or saved.
+    /// </summary>
+    /// <param name="activation">The forward's act.</param>
+    /// <param name="gradOutput">∂L/∂a, shape [rows, cols].</param>
+    /// <param name="saved">z or a as <see cref="Activation.Saved"/> says, shape [rows, cols].</param>
+    /// <param name="gradInput">∂L/∂z, shape [rows, cols], overwritten.</param>
+    /// <param name="gradBias">∂L/∂b, shape [cols]; none of the other three.</param>
+    /// <param name="rows">Rows (the batch).</param>
+    /// <param name="cols">Columns (the layer's outputs).</param>
+    /// <param name="accumulate">Add into gradBias instead of overwriting it.</param>
+    public void ActivationBackwardBiasGradient(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, DeviceBuffer<float> gradBias, int rows, int cols, bool accumulate = false)
+    {
+        CheckActivation(activation);
+        Own(gradOutput, nameof(gradOutput));
+        Own(saved, nameof(saved));
+        Own(gradInput, nameof(gradInput));
+        Own(gradBias, nameof(gradBias));
+        Guard.MatrixSize(rows, cols);
+        CheckMatrix(gradOutput, rows, cols, nameof(gradOutput));
+        CheckMatrix(saved, rows, cols, nameof(saved));
+        CheckMatrix(gradInput, rows, cols, nameof(gradInput));
+        CheckLength(gradBias, cols, nameof(gradBias));
+        Distinct(gradBias, gradOutput, nameof(gradBias), nameof(gradOutput));
+        Distinct(gradBias, saved, nameof(gradBias), nameof(saved));
+        Distinct(gradBias, gradInput, nameof(gradBias), nameof(gradInput));
+        if (cols > 0)
+        {
+            ActivationBackwardBiasGradientCore(activation, gradOutput, saved, gradInput, gradBias, rows, cols, accumulate);
+        }
+    }
+
     /// <summary>sums[c] (+)= Σ_r input[r, c], rows added in order (the bias gradient): the same bits as <see cref="Reductions.ColumnSum"/>.</summary>
     /// <param name="input">Shape [rows, cols].</param>
     /// <param name="sums">Shape [cols]; not input.</param>
@@ -382,6 +417,8 @@ public abstract class ComputeBackend : IDisposable
 
     private protected abstract void ActivationBackwardCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, int length);
 
+    private protected abstract void ActivationBackwardBiasGradientCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, DeviceBuffer<float> gradBias, int rows, int cols, bool accumulate);
+
     private protected abstract void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate);
 
     private protected abstract float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes);
@@ -401,7 +438,7 @@ public abstract class ComputeBackend : IDisposable
     private protected abstract void DisposeCore();
 
     /// <summary>A [rows, cols] operand: the message (built only on failure) names the shape.</summary>
-    private static void CheckMatrix(DeviceBuffer<float> buffer, int rows, int cols, string name)
+    internal static void CheckMatrix(DeviceBuffer<float> buffer, int rows, int cols, string name)
     {
         if (buffer.Length < (long)rows * cols)
         {
@@ -463,7 +500,7 @@ public abstract class ComputeBackend : IDisposable
         }
     }
 
-    private void Own<T>(DeviceBuffer<T> buffer, string name)
+    internal void Own<T>(DeviceBuffer<T> buffer, string name)
         where T : unmanaged
     {
         ThrowIfDisposed();

@@ -46,6 +46,9 @@ public sealed class CpuBackend(GemmOptions options = default) : ComputeBackend
     private protected override void ActivationBackwardCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, int length)
         => ActivationKernels.Backward(activation, Values(gradOutput).AsSpan(0, length), Values(saved).AsSpan(0, length), Values(gradInput).AsSpan(0, length));
 
+    private protected override void ActivationBackwardBiasGradientCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, DeviceBuffer<float> gradBias, int rows, int cols, bool accumulate)
+        => ActivationKernels.ActivationBackwardBiasGradient(activation, Values(gradOutput).AsSpan(0, rows * cols), Values(saved).AsSpan(0, rows * cols), Values(gradInput).AsSpan(0, rows * cols), Values(gradBias).AsSpan(0, cols), rows, cols, accumulate);
+
     private protected override void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate)
         => Reductions.ColumnSum(Values(input).AsSpan(0, (rows * cols)), Values(sums).AsSpan(0, cols), rows, cols, accumulate);
 

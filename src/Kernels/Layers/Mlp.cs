@@ -47,45 +47,18 @@ public sealed class Mlp
     /// <exception cref="ArgumentException">No layers, a shape mismatch between layers, or a non-positive size.</exception>
     public Mlp(IReadOnlyList<DenseLayer> layers, int maxBatch, float hiddenDropout = 0f)
     {
-        ArgumentNullException.ThrowIfNull(layers);
-        if (layers.Count == 0)
-        {
-            throw new ArgumentException("An MLP needs at least one layer.", nameof(layers));
-        }
-
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
-        _layers = new DenseLayer[layers.Count];
-        _offsets = new int[layers.Count + 1];
-        long total = 0;
+        _offsets = LayerOffsets(layers, maxBatch);
+        _layers = [.. layers];
+        var total = _offsets[^1];
         var widest = 0;
-        for (var i = 0; i < layers.Count; i++)
+        foreach (var layer in _layers)
         {
-            var layer = layers[i];
-            if (layer.Inputs < 1 || layer.Outputs < 1)
-            {
-                throw new ArgumentException($"Layer {i} is {layer.Inputs}→{layer.Outputs}; both sizes must be positive.", nameof(layers));
-            }
-
-            if (i > 0 && layer.Inputs != layers[i - 1].Outputs)
-            {
-                throw new ArgumentException($"Layer {i} takes {layer.Inputs} inputs but layer {i - 1} produces {layers[i - 1].Outputs}.", nameof(layers));
-            }
-
-            _layers[i] = layer;
-            _offsets[i] = (int)total;
-            total += layer.ParameterCount;
             widest = Math.Max(widest, Math.Max(layer.Inputs, layer.Outputs));
-            Guard.MatrixSize(maxBatch, Math.Max(layer.Inputs, layer.Outputs));
         }
 
-        if (total > Array.MaxLength)
-        {
-            throw new ArgumentException($"The layers hold {total} parameters, more than one array can.", nameof(layers));
-        }
-
-        _offsets[layers.Count] = (int)total;
+        CheckHiddenDropout(hiddenDropout, nameof(hiddenDropout));
         MaxBatch = maxBatch;
-        HiddenDropout = hiddenDropout;
+        _hiddenDropout = hiddenDropout;
         Parameters = new float[total];
         Gradients = new float[total];
         _outputs = new float[layers.Count][];
@@ -122,11 +95,7 @@ public sealed class Mlp
         get => _hiddenDropout;
         set
         {
-            if (!(value >= 0f && value < 1f))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "The hidden dropout probability must be in [0, 1).");
-            }
-
+            CheckHiddenDropout(value, nameof(value));
             _hiddenDropout = value;
         }
     }
@@ -257,8 +226,60 @@ public sealed class Mlp
         return _lastTraining && _hiddenDropout > 0f ? _dropped[layer - 1]!.AsSpan(0, size) : _outputs[layer - 1].AsSpan(0, size);
     }
 
+    /// <summary>
+    /// Checks a layer list (at least one layer, positive sizes, each layer's Inputs the previous one's Outputs,
+    /// every [maxBatch, width] workspace within an array) and returns each layer's offset into the flat
+    /// parameter layout, W then b, with the total parameter count as the last entry.
+    /// </summary>
+    internal static int[] LayerOffsets(IReadOnlyList<DenseLayer> layers, int maxBatch)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        if (layers.Count == 0)
+        {
+            throw new ArgumentException("An MLP needs at least one layer.", nameof(layers));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        var offsets = new int[layers.Count + 1];
+        long total = 0;
+        for (var i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            if (layer.Inputs < 1 || layer.Outputs < 1)
+            {
+                throw new ArgumentException($"Layer {i} is {layer.Inputs}→{layer.Outputs}; both sizes must be positive.", nameof(layers));
+            }
+
+            if (i > 0 && layer.Inputs != layers[i - 1].Outputs)
+            {
+                throw new ArgumentException($"Layer {i} takes {layer.Inputs} inputs but layer {i - 1} produces {layers[i - 1].Outputs}.", nameof(layers));
+            }
+
+            Guard.MatrixSize(maxBatch, Math.Max(layer.Inputs, layer.Outputs));
+            Guard.MatrixSize(layer.Inputs, layer.Outputs);
+            offsets[i] = (int)total;
+            total += layer.ParameterCount;
+            if (total > Array.MaxLength)
+            {
+                throw new ArgumentException($"The layers hold more than {Array.MaxLength} parameters, more than one array can.", nameof(layers));
+            }
+        }
+
+        offsets[layers.Count] = (int)total;
+        return offsets;
+    }
+
+    /// <summary>The hidden dropout probability must lie in [0, 1): p = 1 would drop every unit and scale by 1/0.</summary>
+    internal static void CheckHiddenDropout(float p, string paramName)
+    {
+        if (!(p >= 0f && p < 1f))
+        {
+            throw new ArgumentOutOfRangeException(paramName, p, "The hidden dropout probability must be in [0, 1).");
+        }
+    }
+
     // A distinct, fixed key per layer: the golden-ratio stride keeps layers' Philox streams apart.
-    private static ulong LayerSeed(ulong seed, int layer) => seed + ((ulong)(layer + 1) * 0x9E3779B97F4A7C15UL);
+    internal static ulong LayerSeed(ulong seed, int layer) => seed + ((ulong)(layer + 1) * 0x9E3779B97F4A7C15UL);
 
     private int Index(int layer)
     {

@@ -226,6 +226,28 @@ __kernel void column_sum(const int rows, const int cols, __global const float* r
     sums[j] = s;
 }
 
+// The dense layer's backward epilogue, one work-item per column walking the rows in order: grad_input = grad_output
+// * act'(saved) and bias_grad[j] (+)= the column's sum of grad_input, the bits of activation_backward followed by
+// column_sum. grad_input may alias grad_output or saved: each element is read before it is written.
+__kernel void activation_backward_bias_gradient(const int rows, const int cols, const int act, const float act_param,
+                                                __global const float* grad_output, __global const float* saved,
+                                                __global float* grad_input, __global float* restrict bias_grad,
+                                                const int accumulate)
+{
+    const int j = get_global_id(0);
+    if (j >= cols)
+        return;
+    float s = accumulate ? bias_grad[j] : 0.0f;
+    for (int r = 0; r < rows; r++)
+    {
+        const long i = (long)r * cols + j;
+        const float g = act_backward(act, act_param, grad_output[i], saved[i]);
+        grad_input[i] = g;
+        s += g;
+    }
+    bias_grad[j] = s;
+}
+
 // One row of softmax cross-entropy with class-index targets (one work-item per row, classes read in order):
 // row_loss = logsumexp(x) - x[y] with the row max subtracted first, and, when write_grad is set,
 // grad = scale * (softmax(x) - onehot(y)). A target outside [0, classes) lowers *bad_row to its row (the host

@@ -34,6 +34,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
     private readonly nint _activationForward;
     private readonly nint _activationBackward;
     private readonly nint _columnSum;
+    private readonly nint _activationBackwardBias;
     private readonly nint _softmaxCrossEntropy;
     private readonly nint _sgdStep;
     private readonly nint _dropout;
@@ -68,6 +69,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _activationForward = Kernel("activation_forward");
             _activationBackward = Kernel("activation_backward");
             _columnSum = Kernel("column_sum");
+            _activationBackwardBias = Kernel("activation_backward_bias_gradient");
             _softmaxCrossEntropy = Kernel("softmax_cross_entropy");
             _sgdStep = Kernel("sgd_step");
             _dropout = Kernel("dropout");
@@ -306,6 +308,16 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         }
     }
 
+    private protected override void ActivationBackwardBiasGradientCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, DeviceBuffer<float> gradBias, int rows, int cols, bool accumulate)
+    {
+        lock (_gate)
+        {
+            new Arguments(_api, _activationBackwardBias).Add(rows).Add(cols).Add((int)activation.Kind).Add(activation.Parameter)
+                .Add(Memory(gradOutput)).Add(Memory(saved)).Add(Memory(gradInput)).Add(Memory(gradBias)).Add(accumulate ? 1 : 0);
+            Launch(_activationBackwardBias, cols, "activation_backward_bias_gradient");
+        }
+    }
+
     private protected override void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate)
     {
         lock (_gate)
@@ -432,7 +444,7 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _rowLosses?.Dispose();
             _placeholder?.Dispose();
             _badRow?.Dispose();
-            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _columnSum, _softmaxCrossEntropy, _sgdStep, _dropout, _adamStep])
+            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _activationBackwardBias, _columnSum, _softmaxCrossEntropy, _sgdStep, _dropout, _adamStep])
             {
                 if (kernel != 0)
                 {

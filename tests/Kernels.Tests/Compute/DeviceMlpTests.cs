@@ -1,0 +1,267 @@
+using System;
+using System.Linq;
+using Kernels.Compute;
+using Kernels.Tests.Infrastructure;
+using Xunit;
+
+namespace Kernels.Tests.Compute;
+
+/// <summary>
+/// <see cref="DeviceMlp"/> against the host <see cref="Mlp"/>, whose passes the dense-layer tests check against
+/// float64 references and numerical gradients: the same output and the same gradients on every backend (bit for
+/// bit on the CPU backend, which runs the same kernels), the same optimizer updates, and a training run whose loss
+/// curve follows the host's.
+/// </summary>
+public class DeviceMlpTests
+{
+    /// <summary>
+    /// Networks that cover every branch of the passes: activations whose backward reads the output (tanh, ReLU,
+    /// sigmoid) and ones that read the input (GELU, softplus, leaky ReLU), a hidden Identity layer, layers without
+    /// bias, one layer alone, dropout, and batches below the maximum.
+    /// </summary>
+    private static readonly (DenseLayer[] Layers, float Dropout)[] Networks =
+    [
+        ([new(3, 7, Activation.Sigmoid), new(7, 4, Activation.GeluErf), new(4, 5, Activation.Identity)], 0f),
+        ([new(5, 9, Activation.Relu), new(9, 6, Activation.Softplus, HasBias: false), new(6, 3, Activation.Identity)], 0.3f),
+        ([new(4, 8, Activation.Identity), new(8, 8, Activation.LeakyRelu(0.1f)), new(8, 2, Activation.Tanh, HasBias: false)], 0.2f),
+        ([new(6, 4, Activation.Silu)], 0f),
+        ([new(70, 33, Activation.Tanh), new(33, 65, Activation.Elu(0.7f)), new(65, 10, Activation.Identity)], 0.5f),
+    ];
+
+    [Fact]
+    public void Forward_and_backward_match_the_host_mlp_on_every_backend()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            for (var n = 0; n < Networks.Length; n++)
+            {
+                var (layers, dropout) = Networks[n];
+                const int MaxBatch = 40;
+                var host = new Mlp(layers, MaxBatch, dropout);
+                var parameters = Gens.Fill(host.Parameters.Length, n + 1, 0.6f);
+                parameters.CopyTo(host.Parameters, 0);
+                using var device = new DeviceMlp(backend, host);
+                Assert.Equal(host.Parameters.Length, device.ParameterCount);
+                foreach (var (batch, training) in new[] { (MaxBatch, true), (13, true), (1, false), (MaxBatch, false) })
+                {
+                    var x = Gens.Fill(batch * host.Inputs, 100 + batch, 2f);
+                    var gradOutput = Gens.Fill(batch * host.Outputs, 200 + batch, 1f);
+                    var seed = 0xDEADBEEFUL + (ulong)batch;
+                    var expectOutput = host.Forward(x, batch, training, seed).ToArray();
+                    host.Backward(x, gradOutput, batch);
+
+                    using var input = backend.Upload(x);
+                    using var gradBuffer = backend.Upload(gradOutput);
+                    var output = device.Forward(input, batch, training, seed);
+                    var gotOutput = new float[batch * host.Outputs];
+                    backend.Read(output, gotOutput.AsSpan());
+                    device.Backward(input, gradBuffer, batch);
+                    var gotGradients = new float[device.ParameterCount];
+                    device.CopyGradientsTo(gotGradients);
+
+                    var what = $"network {n} batch {batch} training={training}";
+                    AssertClose(backend, expectOutput, gotOutput, what + " output");
+                    AssertClose(backend, host.Gradients, gotGradients, what + " gradients");
+                    Assert.Equal(gradOutput, backend.Download(gradBuffer));
+                }
+
+                var roundTrip = new float[device.ParameterCount];
+                device.CopyParametersTo(roundTrip);
+                Assert.Equal(parameters, roundTrip);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Per-tensor accessors address the flat layout's pieces: W then b per layer, absent biases skipped, as in
+    /// <see cref="Mlp.Weights"/> and <see cref="Mlp.Bias"/>.
+    /// </summary>
+    [Fact]
+    public void Tensor_accessors_hold_the_flat_layouts_pieces()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            var (layers, _) = Networks[1];
+            var host = new Mlp(layers, 4);
+            Gens.Fill(host.Parameters.Length, 7, 1f).CopyTo(host.Parameters, 0);
+            using var device = new DeviceMlp(backend, host);
+            for (var i = 0; i < layers.Length; i++)
+            {
+                Assert.Equal(host.Weights(i).ToArray(), backend.Download(device.Weights(i)));
+                Assert.Equal(layers[i].HasBias, device.Bias(i) is not null);
+                Assert.Equal(layers[i].HasBias, device.BiasGradients(i) is not null);
+                if (device.Bias(i) is { } bias)
+                {
+                    Assert.Equal(host.Bias(i).ToArray(), backend.Download(bias));
+                }
+            }
+        });
+    }
+
+    /// <summary>
+    /// One optimizer call updates every tensor as the span optimizer updates the host's flat parameter array:
+    /// SGD with Nesterov momentum over three steps, then AdamW with AMSGrad over three, from the same gradients.
+    /// </summary>
+    [Fact]
+    public void Optimizer_steps_update_every_tensor_as_the_span_optimizers_do()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            var (layers, _) = Networks[1];
+            const int Batch = 12;
+            var host = new Mlp(layers, Batch);
+            Gens.Fill(host.Parameters.Length, 3, 0.5f).CopyTo(host.Parameters, 0);
+            var x = Gens.Fill(Batch * host.Inputs, 4, 1f);
+            var gradOutput = Gens.Fill(Batch * host.Outputs, 5, 1f);
+            using var device = new DeviceMlp(backend, host);
+            using var input = backend.Upload(x);
+            using var gradBuffer = backend.Upload(gradOutput);
+            var sgd = new SgdOptions(0.1f, Momentum: 0.9f, Nesterov: true, WeightDecay: 0.01f);
+            var momentum = new float[host.Parameters.Length];
+            var adam = new AdamOptions(0.01f, WeightDecay: 0.05f, Decoupled: true, AmsGrad: true);
+            var (m, v, vMax) = (new float[momentum.Length], new float[momentum.Length], new float[momentum.Length]);
+            for (var step = 0; step < 6; step++)
+            {
+                host.Forward(x, Batch);
+                host.Backward(x, gradOutput, Batch);
+                device.Forward(input, Batch);
+                device.Backward(input, gradBuffer, Batch);
+                if (step < 3)
+                {
+                    Sgd.Step(host.Parameters, host.Gradients, momentum, sgd, firstStep: step == 0);
+                    device.SgdStep(sgd, firstStep: step == 0);
+                }
+                else
+                {
+                    Adam.Step(host.Parameters, host.Gradients, m, v, vMax, step - 2, adam);
+                    device.AdamStep(adam, step - 2);
+                }
+
+                var got = new float[device.ParameterCount];
+                device.CopyParametersTo(got);
+                AssertClose(backend, host.Parameters, got, $"parameters after step {step}");
+            }
+        });
+    }
+
+    /// <summary>
+    /// spiral-mlp's recipe in miniature, written once against <see cref="DeviceMlp"/>: every backend lowers the loss,
+    /// and every backend's loss curve follows the host <see cref="Mlp"/>'s over 30 SGD-momentum steps with dropout.
+    /// </summary>
+    [Fact]
+    public void A_training_run_follows_the_host_mlps_loss_curve_on_every_backend()
+    {
+        const int Batch = 150, Classes = 3, Steps = 30;
+        var (x, y) = Spiral(Batch, Classes);
+        DenseLayer[] layers = [new(2, 32, Activation.Tanh), new(32, 32, Activation.Relu), new(32, Classes, Activation.Identity)];
+        var sgd = new SgdOptions(0.5f, Momentum: 0.9f);
+        var initial = new Mlp(layers, Batch, hiddenDropout: 0.1f);
+        for (var i = 0; i < layers.Length; i++)
+        {
+            Initializers.KaimingUniform(initial.Weights(i), layers[i].Inputs, layers[i].Outputs, seed: (ulong)(5 + i));
+        }
+
+        var host = new Mlp(layers, Batch, hiddenDropout: 0.1f);
+        initial.Parameters.CopyTo(host.Parameters, 0);
+        var momentum = new float[host.Parameters.Length];
+        var dLogits = new float[Batch * Classes];
+        var expect = new double[Steps];
+        for (var step = 0; step < Steps; step++)
+        {
+            var logits = host.Forward(x, Batch, training: true, dropoutSeed: (ulong)step);
+            expect[step] = SoftmaxCrossEntropy.Compute(logits, y, dLogits, Batch, Classes);
+            host.Backward(x, dLogits, Batch);
+            Sgd.Step(host.Parameters, host.Gradients, momentum, sgd, firstStep: step == 0);
+        }
+
+        Assert.True(expect[^1] < 0.8 * expect[0], $"the host loss did not fall: {string.Join(", ", expect)}");
+        BackendVariants.ForEach(backend =>
+        {
+            using var device = new DeviceMlp(backend, initial);
+            using var input = backend.Upload(x);
+            using var targets = backend.UploadInt32(y);
+            for (var step = 0; step < Steps; step++)
+            {
+                // The gradient overwrites the logits in place: the last layer is Identity, whose backward needs no saved output.
+                var logits = device.Forward(input, Batch, training: true, dropoutSeed: (ulong)step);
+                var loss = backend.SoftmaxCrossEntropy(logits, targets, logits, Batch, Classes);
+                device.Backward(input, logits, Batch);
+                device.SgdStep(sgd, firstStep: step == 0);
+                Assert.True(Math.Abs(loss - expect[step]) <= 1e-4 * (1 + expect[step]), $"step {step}: loss {loss} vs host {expect[step]}");
+            }
+        });
+    }
+
+    [Fact]
+    public void Bad_arguments_throw_before_anything_runs()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            DenseLayer[] layers = [new(3, 4, Activation.Relu), new(4, 2, Activation.Sigmoid)];
+            using var net = new DeviceMlp(backend, layers, maxBatch: 8);
+            using var input = backend.Allocate(8 * 3);
+            using var grad = backend.Allocate(8 * 2);
+            Assert.Throws<InvalidOperationException>(() => net.Backward(input, grad, 8));
+            Assert.Equal("batch", Assert.Throws<ArgumentOutOfRangeException>(() => net.Forward(input, 9)).ParamName);
+            Assert.Equal("batch", Assert.Throws<ArgumentOutOfRangeException>(() => net.Forward(input, 0)).ParamName);
+            using var shortInput = backend.Allocate(8 * 3 - 1);
+            var e1 = Assert.Throws<ArgumentException>(() => net.Forward(shortInput, 8));
+            Assert.Equal("input", e1.ParamName);
+            Assert.Contains("[8, 3]", e1.Message, StringComparison.Ordinal);
+            using var other = new CpuBackend();
+            using var foreign = other.Allocate(8 * 3);
+            Assert.Equal("input", Assert.Throws<ArgumentException>(() => net.Forward(foreign, 8)).ParamName);
+
+            var output = net.Forward(input, 8);
+            Assert.Throws<InvalidOperationException>(() => net.Backward(input, grad, 7));
+            var e2 = Assert.Throws<ArgumentException>(() => net.Backward(input, output, 8));
+            Assert.Equal("gradOutput", e2.ParamName);
+            Assert.Contains("Sigmoid", e2.Message, StringComparison.Ordinal);
+
+            Assert.Equal("parameters", Assert.Throws<ArgumentException>(() => net.CopyParametersFrom(new float[net.ParameterCount + 1])).ParamName);
+            Assert.Equal("gradients", Assert.Throws<ArgumentException>(() => net.CopyGradientsTo(new float[net.ParameterCount - 1])).ParamName);
+            Assert.Equal("step", Assert.Throws<ArgumentOutOfRangeException>(() => net.AdamStep(new AdamOptions(), 0)).ParamName);
+            Assert.Throws<ArgumentOutOfRangeException>(() => net.Weights(2));
+            Assert.Equal("layers", Assert.Throws<ArgumentException>(() => new DeviceMlp(backend, [new(3, 4, Activation.Relu), new(5, 2, Activation.Relu)], 8)).ParamName);
+            Assert.Equal("hiddenDropout", Assert.Throws<ArgumentOutOfRangeException>(() => new DeviceMlp(backend, layers, 8, hiddenDropout: 1f)).ParamName);
+
+            net.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => net.Forward(input, 8));
+        });
+    }
+
+    /// <summary>Bit for bit on the CPU backend (the host network's own kernels); within float rounding on a device.</summary>
+    private static void AssertClose(ComputeBackend backend, float[] expect, float[] got, string what)
+    {
+        Assert.Equal(expect.Length, got.Length);
+        var scale = Math.Max(1f, expect.Max(MathF.Abs));
+        for (var i = 0; i < expect.Length; i++)
+        {
+            if (backend is CpuBackend)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(expect[i]) == BitConverter.SingleToInt32Bits(got[i]), $"{what}[{i}]: {got[i]} vs {expect[i]} (CPU backend: bits must match)");
+            }
+            else
+            {
+                Assert.True(Math.Abs(got[i] - expect[i]) <= 2e-5 * scale, $"{what}[{i}]: {got[i]} vs {expect[i]}");
+            }
+        }
+    }
+
+    private static (float[] X, int[] Y) Spiral(int count, int classes)
+    {
+        var x = new float[count * 2];
+        var y = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            var cls = i % classes;
+            var r = (i / classes) / (float)(count / classes);
+            var t = (cls * 4f) + (r * 4f) + (Gens.Noise(i) * 0.2f);
+            x[(i * 2) + 0] = r * MathF.Sin(t);
+            x[(i * 2) + 1] = r * MathF.Cos(t);
+            y[i] = cls;
+        }
+
+        return (x, y);
+    }
+}
