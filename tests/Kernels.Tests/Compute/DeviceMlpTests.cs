@@ -73,6 +73,42 @@ public class DeviceMlpTests
     }
 
     /// <summary>
+    /// The device backward against central differences of the device forward itself (not through the host
+    /// network): tanh, erf GELU and a linear head, with dropout at a fixed seed so the training forward is a fixed
+    /// function, the loss being the backend's own softmax cross-entropy.
+    /// </summary>
+    [Fact]
+    public void Backward_matches_numerical_gradients_of_the_device_forward_on_every_backend()
+    {
+        const int Batch = 6, Classes = 3;
+        DenseLayer[] layers = [new(4, 6, Activation.Tanh), new(6, 5, Activation.GeluErf), new(5, Classes, Activation.Identity)];
+        var x = Gens.Fill(Batch * 4, 21, 1.5f);
+        var y = Enumerable.Range(0, Batch).Select(i => (i * 7) % Classes).ToArray();
+        BackendVariants.ForEach(backend =>
+        {
+            using var net = new DeviceMlp(backend, layers, Batch, hiddenDropout: 0.2f);
+            var parameters = Gens.Fill(net.ParameterCount, 22, 0.9f);
+            using var input = backend.Upload(x);
+            using var targets = backend.UploadInt32(y);
+            using var gradLogits = backend.Allocate(Batch * Classes);
+            double LossAt()
+            {
+                net.CopyParametersFrom(parameters);
+                return backend.SoftmaxCrossEntropy(net.Forward(input, Batch, training: true, dropoutSeed: 9), targets, null, Batch, Classes);
+            }
+
+            net.CopyParametersFrom(parameters);
+            backend.SoftmaxCrossEntropy(net.Forward(input, Batch, training: true, dropoutSeed: 9), targets, gradLogits, Batch, Classes);
+            net.Backward(input, gradLogits, Batch);
+            var analytic = new float[net.ParameterCount];
+            net.CopyGradientsTo(analytic);
+            var check = GradientChecker.Check("all", LossAt, parameters, analytic, step: 1e-3);
+            Assert.True(check.MaxAbsoluteError < 1e-3, $"parameter {check.WorstIndex} of {analytic.Length}: analytic {analytic[check.WorstIndex]} vs numeric {check.Numeric[check.WorstIndex]} (max abs error {check.MaxAbsoluteError:E2})");
+            Assert.True(analytic.Count(g => Math.Abs(g) > 1e-3) > analytic.Length / 2, "most gradients are zero, so the check proves little");
+        });
+    }
+
+    /// <summary>
     /// Per-tensor accessors address the flat layout's pieces: W then b per layer, absent biases skipped, as in
     /// <see cref="Mlp.Weights"/> and <see cref="Mlp.Bias"/>.
     /// </summary>
