@@ -240,19 +240,26 @@ public abstract class ComputeBackend : IDisposable
     }
 
     /// <summary>
-    /// Mean softmax cross-entropy with class-index targets, PyTorch's <c>F.cross_entropy(logits, targets)</c>:
-    /// returns (1/rows)·Σ_i (logsumexp(x_i) − x_i[y_i]), rows max-shifted, and writes ∂loss/∂logits =
-    /// (softmax(x_i) − onehot(y_i))/rows into <paramref name="gradLogits"/> when it is not null (it may be the
-    /// logits buffer). Waits for the device. A target outside [0, classes) throws
-    /// <see cref="ArgumentOutOfRangeException"/> after the kernel ran; the gradient rows it wrote are NaN.
+    /// Mean softmax cross-entropy with class-index targets, PyTorch's
+    /// <c>F.cross_entropy(logits, targets, weight, ignore_index, label_smoothing)</c> and the formulas of
+    /// <see cref="Kernels.SoftmaxCrossEntropy.Compute(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, int, int, LossReduction, ReadOnlySpan{float}, int, float, Span{float})"/>:
+    /// per row i whose target y is not <paramref name="ignoreIndex"/>, with l = log_softmax(x_i) (rows max-shifted),
+    /// class weights w (1 when null), smoothing ε and C classes, loss_i = (1 − ε)·(−w_y·l_y) + (ε/C)·(−Σ_c w_c·l_c);
+    /// returns Σ_i loss_i / Σ_i w_{y_i} over the rows not ignored (NaN when every row is ignored, as in PyTorch),
+    /// and writes ∂loss/∂logits into <paramref name="gradLogits"/> when it is not null (it may be the logits
+    /// buffer; ignored rows get 0). Waits for the device. A target outside [0, classes) that is not ignoreIndex
+    /// throws <see cref="ArgumentOutOfRangeException"/> naming it, and nothing is written to gradLogits.
     /// </summary>
     /// <param name="logits">x, shape [rows, classes].</param>
     /// <param name="targets">y, shape [rows].</param>
     /// <param name="gradLogits">Shape [rows, classes], or null to skip the backward.</param>
     /// <param name="rows">Rows, at least 1.</param>
     /// <param name="classes">Classes, at least 1.</param>
+    /// <param name="classWeights">w, shape [classes], or null for all ones.</param>
+    /// <param name="ignoreIndex">Target value whose rows contribute nothing (PyTorch's default −100).</param>
+    /// <param name="labelSmoothing">ε in [0, 1].</param>
     /// <returns>The mean loss.</returns>
-    public float SoftmaxCrossEntropy(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes)
+    public float SoftmaxCrossEntropy(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes, DeviceBuffer<float>? classWeights = null, int ignoreIndex = -100, float labelSmoothing = 0f)
     {
         Own(logits, nameof(logits));
         Own(targets, nameof(targets));
@@ -270,7 +277,22 @@ public abstract class ComputeBackend : IDisposable
             CheckMatrix(gradLogits, rows, classes, nameof(gradLogits));
         }
 
-        return SoftmaxCrossEntropyCore(logits, targets, gradLogits, rows, classes);
+        if (classWeights is not null)
+        {
+            Own(classWeights, nameof(classWeights));
+            CheckLength(classWeights, classes, nameof(classWeights));
+            if (gradLogits is not null)
+            {
+                Distinct(gradLogits, classWeights, nameof(gradLogits), nameof(classWeights));
+            }
+        }
+
+        if (!(labelSmoothing >= 0f && labelSmoothing <= 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "Label smoothing must be in [0, 1].");
+        }
+
+        return SoftmaxCrossEntropyCore(logits, targets, gradLogits, rows, classes, classWeights, ignoreIndex, labelSmoothing);
     }
 
     /// <summary>
@@ -421,7 +443,7 @@ public abstract class ComputeBackend : IDisposable
 
     private protected abstract void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate);
 
-    private protected abstract float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes);
+    private protected abstract float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes, DeviceBuffer<float>? classWeights, int ignoreIndex, float labelSmoothing);
 
     private protected abstract void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed);
 
@@ -431,9 +453,9 @@ public abstract class ComputeBackend : IDisposable
 
     private protected abstract void SynchronizeCore();
 
-    /// <summary>The exception for a class target outside [0, classes), naming the public parameter.</summary>
-    private protected static ArgumentOutOfRangeException BadTarget(int row, int target, int classes, string paramName = "targets")
-        => new(paramName, target, $"targets[{row}] = {target} is outside [0, {classes}).");
+    /// <summary>The exception for a class target outside [0, classes), with the words of the span kernel's.</summary>
+    private protected static ArgumentOutOfRangeException BadTarget(int row, int target, int classes, int ignoreIndex, string paramName = "targets")
+        => new(paramName, target, $"targets[{row}] = {target} is outside [0, {classes}) and is not ignoreIndex ({ignoreIndex}).");
 
     private protected abstract void DisposeCore();
 

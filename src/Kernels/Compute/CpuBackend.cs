@@ -52,20 +52,19 @@ public sealed class CpuBackend(GemmOptions options = default) : ComputeBackend
     private protected override void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate)
         => Reductions.ColumnSum(Values(input).AsSpan(0, (rows * cols)), Values(sums).AsSpan(0, cols), rows, cols, accumulate);
 
-    private protected override float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes)
+    private protected override float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes, DeviceBuffer<float>? classWeights, int ignoreIndex, float labelSmoothing)
     {
-        // The device backends take no ignore index: every target must be a class, checked before anything is written.
-        var y = Values(targets);
-        for (var i = 0; i < rows; i++)
-        {
-            if ((uint)y[i] >= (uint)classes)
-            {
-                throw BadTarget(i, y[i], classes);
-            }
-        }
-
+        // The span kernel checks every target before it writes anything; its exception names "targets".
         var size = rows * classes;
-        return Kernels.SoftmaxCrossEntropy.Compute(Values(logits).AsSpan(0, size), Values(targets).AsSpan(0, rows), gradLogits is null ? default : Values(gradLogits).AsSpan(0, size), rows, classes, ignoreIndex: int.MinValue);
+        return Kernels.SoftmaxCrossEntropy.Compute(
+            Values(logits).AsSpan(0, size),
+            Values(targets).AsSpan(0, rows),
+            gradLogits is null ? default : Values(gradLogits).AsSpan(0, size),
+            rows,
+            classes,
+            classWeights: classWeights is null ? default : Values(classWeights).AsSpan(0, classes),
+            ignoreIndex: ignoreIndex,
+            labelSmoothing: labelSmoothing);
     }
 
     private protected override void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed)

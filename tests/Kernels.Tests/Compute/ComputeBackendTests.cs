@@ -240,7 +240,7 @@ public class ComputeBackendTests
     }
 
     [Fact]
-    public void Softmax_cross_entropy_rejects_a_target_outside_the_classes()
+    public void Softmax_cross_entropy_rejects_a_target_outside_the_classes_before_writing_anything()
     {
         BackendVariants.ForEach(backend =>
         {
@@ -249,13 +249,69 @@ public class ComputeBackendTests
             var e = Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4));
             Assert.Equal("targets", e.ParamName);
             Assert.Contains("targets[2] = 4", e.Message, StringComparison.Ordinal);
+
+            // -100 is PyTorch's ignore_index; with another ignoreIndex it is an error, and the gradient is untouched.
+            using var negative = backend.UploadInt32([0, -100, 1]);
+            using var grad = backend.Upload(Enumerable.Repeat(7f, 12).ToArray());
+            var e2 = Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, negative, grad, 3, 4, ignoreIndex: 2));
+            Assert.Equal("targets", e2.ParamName);
+            Assert.Contains("targets[1] = -100", e2.Message, StringComparison.Ordinal);
+            Assert.All(backend.Download(grad), v => Assert.Equal(7f, v));
+
+            using var shortWeights = backend.Allocate(3);
+            Assert.Equal("classWeights", Assert.Throws<ArgumentException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4, shortWeights)).ParamName);
+            Assert.Equal("labelSmoothing", Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4, labelSmoothing: 1.5f)).ParamName);
+            Assert.Equal("labelSmoothing", Assert.Throws<ArgumentOutOfRangeException>(() => backend.SoftmaxCrossEntropy(logits, targets, null, 3, 4, labelSmoothing: float.NaN)).ParamName);
         });
     }
 
     /// <summary>
-    /// Dropout on a device draws the span kernel's Philox mask: the same bits for every length (whole and partial
-    /// blocks of four), probability (including the copy at 0 and the zeros at 1), seed (both key words), and in place.
+    /// PyTorch's options on the device: class weights (the weighted mean's denominator Σ w_y), ignore_index (rows
+    /// that count for nothing and get a zero gradient; every row ignored gives NaN) and label smoothing, alone and
+    /// together, against the float64 reference, in place too.
     /// </summary>
+    [Fact]
+    public void Softmax_cross_entropy_options_match_the_float64_reference_on_every_backend()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            foreach (var (rows, classes) in new[] { (1, 1), (6, 3), (64, 10), (9, 300) })
+            {
+                var x = Gens.Fill(rows * classes, rows + (7 * classes), 3f);
+                var weights = Enumerable.Range(0, classes).Select(c => 0.25f + ((c * 37) % 11 / 5f)).ToArray();
+                foreach (var (weighted, ignore, smoothing) in new[] { (true, false, 0f), (false, true, 0f), (false, false, 0.1f), (true, true, 0.2f), (true, true, 1f) })
+                {
+                    var y = Enumerable.Range(0, rows).Select(i => ignore && i % 3 == 1 ? -1 : (i * 5 + 2) % classes).ToArray();
+                    var w = weighted ? weights : null;
+                    var (loss, _, grad) = Reference.SoftmaxCrossEntropy(x, y, rows, classes, LossReduction.Mean, w, -1, smoothing);
+                    using var logits = backend.Upload(x);
+                    using var targets = backend.UploadInt32(y);
+                    using var weightBuffer = w is null ? null : backend.Upload(w);
+                    using var gradLogits = backend.Allocate(rows * classes);
+                    var got = backend.SoftmaxCrossEntropy(logits, targets, gradLogits, rows, classes, weightBuffer, ignoreIndex: -1, labelSmoothing: smoothing);
+                    var what = $"[{rows}, {classes}] weighted={weighted} ignore={ignore} smoothing={smoothing}";
+                    Assert.True(Math.Abs(got - loss) <= 4e-6 * (1 + Math.Abs(loss)) * Math.Max(1, Math.Log(classes)), $"{what}: loss {got} vs {loss}");
+                    var g = backend.Download(gradLogits);
+                    var gradScale = grad.Max(Math.Abs);
+                    for (var i = 0; i < g.Length; i++)
+                    {
+                        Assert.True(Math.Abs(g[i] - grad[i]) <= (1e-6 * gradScale) + (4e-6 * Math.Abs(grad[i])), $"{what}: grad[{i}] {g[i]} vs {grad[i]}");
+                    }
+
+                    var inPlace = backend.SoftmaxCrossEntropy(logits, targets, logits, rows, classes, weightBuffer, ignoreIndex: -1, labelSmoothing: smoothing);
+                    Assert.Equal(got, inPlace);
+                    Assert.Equal(g, backend.Download(logits));
+                }
+            }
+
+            using var allIgnored = backend.UploadInt32([-100, -100]);
+            using var twoRows = backend.Upload([1f, 2f, 3f, 4f]);
+            using var twoGrad = backend.Allocate(4);
+            Assert.True(float.IsNaN(backend.SoftmaxCrossEntropy(twoRows, allIgnored, twoGrad, 2, 2)), "every row ignored gives NaN, as in PyTorch");
+            Assert.All(backend.Download(twoGrad), v => Assert.Equal(0f, v));
+        });
+    }
+
     [Fact]
     public void Dropout_equals_the_cpu_kernel_bit_for_bit()
     {

@@ -248,29 +248,34 @@ __kernel void activation_backward_bias_gradient(const int rows, const int cols, 
     bias_grad[j] = s;
 }
 
-// One row of softmax cross-entropy with class-index targets (one work-item per row, classes read in order):
-// row_loss = logsumexp(x) - x[y] with the row max subtracted first, and, when write_grad is set,
-// grad = scale * (softmax(x) - onehot(y)). A target outside [0, classes) lowers *bad_row to its row (the host
-// starts it at rows and reports the first bad row) and gives NaN.
-// grad may be logits itself: each element is read before it is written.
-__kernel void softmax_cross_entropy(const int rows, const int classes, __global const float* logits,
-                                    __global const int* restrict targets, __global float* grad,
-                                    __global float* restrict row_loss, const float scale, const int write_grad,
-                                    volatile __global int* restrict bad_row)
+// Softmax cross-entropy with class-index targets, PyTorch's F.cross_entropy (weight, ignore_index,
+// label_smoothing) with the formulas of Kernels.SoftmaxCrossEntropy, in two launches. This one is one work-item
+// per row, classes read in order. With l = log_softmax(x), w the class weights (1 when absent), eps the smoothing
+// and C the classes it writes five per-row values into stats (each a block of rows floats): the row's loss
+// (1 - eps)*(-w_y*l_y) + (eps/C)*(-sum_c w_c*l_c); its weight w_y, the mean's denominator term; and, for the
+// gradient launch, max_c x_c, sum_c exp(x_c - max) and q_total = sum_c q_c (q below). An ignored row has loss
+// and weight 0. A target outside [0, classes) that is not ignore_index lowers *bad_row to its row; the host
+// starts it at rows, reports the first bad row and launches no gradient.
+__kernel void softmax_cross_entropy_rows(const int rows, const int classes, __global const float* restrict logits,
+                                         __global const int* restrict targets, __global const float* restrict weights,
+                                         const int has_weights, const int ignore_index, const float smoothing,
+                                         __global float* restrict stats, volatile __global int* restrict bad_row)
 {
     const int i = get_global_id(0);
     if (i >= rows)
         return;
     __global const float* x = logits + (long)i * classes;
-    __global float* g = grad + (long)i * classes;
     const int y = targets[i];
+    if (y == ignore_index)
+    {
+        stats[i] = 0.0f;
+        stats[rows + i] = 0.0f;
+        return;
+    }
+
     if (y < 0 || y >= classes)
     {
         atomic_min(bad_row, i);
-        row_loss[i] = NAN;
-        if (write_grad)
-            for (int c = 0; c < classes; c++)
-                g[c] = NAN;
         return;
     }
 
@@ -278,19 +283,58 @@ __kernel void softmax_cross_entropy(const int rows, const int classes, __global 
     for (int c = 1; c < classes; c++)
         max = (x[c] > max || isnan(x[c])) ? x[c] : max;
     float sum = 0.0f;
+    float weighted_shifted = 0.0f;
+    float weight_total = 0.0f;
     for (int c = 0; c < classes; c++)
-        sum += exp(x[c] - max);
-    const float log_sum = log(sum);
-    row_loss[i] = log_sum - (x[y] - max);
-    if (write_grad)
     {
-        const float inv = 1.0f / sum;
-        for (int c = 0; c < classes; c++)
-        {
-            const float p = exp(x[c] - max) * inv;
-            g[c] = (c == y ? p - 1.0f : p) * scale;
-        }
+        const float w = has_weights ? weights[c] : 1.0f;
+        sum += exp(x[c] - max);
+        weighted_shifted += w * (x[c] - max);
+        weight_total += w;
     }
+
+    const float log_sum = log(sum);
+    const float wy = has_weights ? weights[y] : 1.0f;
+    const float per_class = smoothing / classes;
+    float loss = (1.0f - smoothing) * (-wy * ((x[y] - max) - log_sum));
+    if (smoothing != 0.0f)
+        loss += per_class * -(weighted_shifted - log_sum * weight_total);
+    stats[i] = loss;
+    stats[rows + i] = wy;
+    stats[2 * rows + i] = max;
+    stats[3 * rows + i] = sum;
+    stats[4 * rows + i] = (1.0f - smoothing) * wy + per_class * weight_total;
+}
+
+// The gradient launch, once the host has the mean's denominator (scale = 1/sum_i w_y_i): one work-item per row,
+// grad_c = scale*(q_total*p_c - q_c) with p_c = exp(x_c - max)/sum and q_c = (1 - eps)*w_y*[c = y] + (eps/C)*w_c,
+// written as Kernels.SoftmaxCrossEntropy writes it (one fma per element, then the target's term). Ignored rows get
+// 0. grad may be logits itself: each element is read before it is written.
+__kernel void softmax_cross_entropy_gradient(const int rows, const int classes, __global const float* logits,
+                                             __global const int* restrict targets, __global const float* restrict weights,
+                                             const int has_weights, const int ignore_index, const float smoothing,
+                                             const float scale, __global const float* restrict stats, __global float* grad)
+{
+    const int i = get_global_id(0);
+    if (i >= rows)
+        return;
+    __global const float* x = logits + (long)i * classes;
+    __global float* g = grad + (long)i * classes;
+    const int y = targets[i];
+    if (y == ignore_index)
+    {
+        for (int c = 0; c < classes; c++)
+            g[c] = 0.0f;
+        return;
+    }
+
+    const float wy = has_weights ? weights[y] : 1.0f;
+    const float max = stats[2 * rows + i];
+    const float p_scale = scale * stats[4 * rows + i] / stats[3 * rows + i];
+    const float q_scale = scale * (smoothing / classes);
+    for (int c = 0; c < classes; c++)
+        g[c] = fma(exp(x[c] - max), p_scale, -(q_scale * (has_weights ? weights[c] : 1.0f)));
+    g[y] -= scale * (1.0f - smoothing) * wy;
 }
 
 // Inverted dropout with Kernels.Dropout's mask: element i keeps when lane i mod 4 of Philox4x32-10 block i / 4

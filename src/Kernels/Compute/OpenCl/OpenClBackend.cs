@@ -35,15 +35,16 @@ public sealed unsafe class OpenClBackend : ComputeBackend
     private readonly nint _activationBackward;
     private readonly nint _columnSum;
     private readonly nint _activationBackwardBias;
-    private readonly nint _softmaxCrossEntropy;
+    private readonly nint _softmaxCrossEntropyRows;
+    private readonly nint _softmaxCrossEntropyGradient;
     private readonly nint _sgdStep;
     private readonly nint _dropout;
     private readonly nint _adamStep;
     private readonly int _groupSide;
     private readonly DeviceBuffer<float> _placeholder;
     private readonly DeviceBuffer<int> _badRow;
-    private DeviceBuffer<float>? _rowLosses;
-    private float[] _hostRowLosses = [];
+    private DeviceBuffer<float>? _rowStats;
+    private float[] _hostRowStats = [];
 
     private OpenClBackend(OpenClApi api, OpenClDevice device)
     {
@@ -70,7 +71,8 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             _activationBackward = Kernel("activation_backward");
             _columnSum = Kernel("column_sum");
             _activationBackwardBias = Kernel("activation_backward_bias_gradient");
-            _softmaxCrossEntropy = Kernel("softmax_cross_entropy");
+            _softmaxCrossEntropyRows = Kernel("softmax_cross_entropy_rows");
+            _softmaxCrossEntropyGradient = Kernel("softmax_cross_entropy_gradient");
             _sgdStep = Kernel("sgd_step");
             _dropout = Kernel("dropout");
             _adamStep = Kernel("adam_step");
@@ -327,23 +329,25 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         }
     }
 
-    private protected override float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes)
+    private protected override float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes, DeviceBuffer<float>? classWeights, int ignoreIndex, float labelSmoothing)
     {
         lock (_gate)
         {
-            if (_rowLosses is null || _rowLosses.Length < rows)
+            // Five floats per row (loss, weight, max, sum, q total; see softmax_cross_entropy_rows).
+            if (_rowStats is null || _rowStats.Length < 5 * rows)
             {
-                _rowLosses?.Dispose();
-                _rowLosses = Allocate(rows);
-                _hostRowLosses = new float[rows];
+                _rowStats?.Dispose();
+                _rowStats = Allocate(5 * rows);
+                _hostRowStats = new float[2 * rows];
             }
 
             var badRow = rows;
+            var weights = Memory(classWeights ?? _placeholder);
+            var hasWeights = classWeights is null ? 0 : 1;
             OpenClApi.Check(_api.EnqueueWriteBuffer(_queue, Memory(_badRow), 1, 0, sizeof(int), &badRow, 0, null, null), "clEnqueueWriteBuffer");
-            var args = new Arguments(_api, _softmaxCrossEntropy);
-            args.Add(rows).Add(classes).Add(Memory(logits)).Add(Memory(targets)).Add(Memory(gradLogits ?? _placeholder)).Add(Memory(_rowLosses));
-            args.Add(1f / rows).Add(gradLogits is null ? 0 : 1).Add(Memory(_badRow));
-            Launch(_softmaxCrossEntropy, rows, "softmax_cross_entropy");
+            new Arguments(_api, _softmaxCrossEntropyRows).Add(rows).Add(classes).Add(Memory(logits)).Add(Memory(targets)).Add(weights)
+                .Add(hasWeights).Add(ignoreIndex).Add(labelSmoothing).Add(Memory(_rowStats)).Add(Memory(_badRow));
+            Launch(_softmaxCrossEntropyRows, rows, "softmax_cross_entropy_rows");
 
             // The blocking read of the first bad row also waits for the kernel (the queue is in order).
             OpenClApi.Check(_api.EnqueueReadBuffer(_queue, Memory(_badRow), 1, 0, sizeof(int), &badRow, 0, null, null), "clEnqueueReadBuffer");
@@ -351,22 +355,31 @@ public sealed unsafe class OpenClBackend : ComputeBackend
             {
                 int target;
                 OpenClApi.Check(_api.EnqueueReadBuffer(_queue, Memory(targets), 1, (nuint)badRow * sizeof(int), sizeof(int), &target, 0, null, null), "clEnqueueReadBuffer");
-                throw BadTarget(badRow, target, classes);
+                throw BadTarget(badRow, target, classes, ignoreIndex);
             }
 
-            fixed (float* host = _hostRowLosses)
+            fixed (float* host = _hostRowStats)
             {
-                OpenClApi.Check(_api.EnqueueReadBuffer(_queue, Memory(_rowLosses), 1, 0, (nuint)rows * sizeof(float), host, 0, null, null), "clEnqueueReadBuffer");
+                OpenClApi.Check(_api.EnqueueReadBuffer(_queue, Memory(_rowStats), 1, 0, (nuint)(2 * rows) * sizeof(float), host, 0, null, null), "clEnqueueReadBuffer");
             }
 
-            // The mean over rows in row order, in double: the same value whatever the device's scheduling.
-            double total = 0;
+            // Σ loss_i and the denominator Σ w_{y_i} in row order, in double, as the CPU kernel sums them: the same
+            // value whatever the device's scheduling, NaN when every row is ignored (as in PyTorch).
+            double total = 0, weightSum = 0;
             for (var i = 0; i < rows; i++)
             {
-                total += _hostRowLosses[i];
+                total += _hostRowStats[i];
+                weightSum += _hostRowStats[rows + i];
             }
 
-            return (float)(total / rows);
+            if (gradLogits is not null)
+            {
+                new Arguments(_api, _softmaxCrossEntropyGradient).Add(rows).Add(classes).Add(Memory(logits)).Add(Memory(targets)).Add(weights)
+                    .Add(hasWeights).Add(ignoreIndex).Add(labelSmoothing).Add((float)(1.0 / weightSum)).Add(Memory(_rowStats)).Add(Memory(gradLogits));
+                Launch(_softmaxCrossEntropyGradient, rows, "softmax_cross_entropy_gradient");
+            }
+
+            return (float)(total / weightSum);
         }
     }
 
@@ -441,10 +454,10 @@ public sealed unsafe class OpenClBackend : ComputeBackend
                 _api.Finish(_queue);
             }
 
-            _rowLosses?.Dispose();
+            _rowStats?.Dispose();
             _placeholder?.Dispose();
             _badRow?.Dispose();
-            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _activationBackwardBias, _columnSum, _softmaxCrossEntropy, _sgdStep, _dropout, _adamStep])
+            foreach (var kernel in (ReadOnlySpan<nint>)[_sgemm, _sgemmDirect, _activationForward, _activationBackward, _activationBackwardBias, _columnSum, _softmaxCrossEntropyRows, _softmaxCrossEntropyGradient, _sgdStep, _dropout, _adamStep])
             {
                 if (kernel != 0)
                 {
