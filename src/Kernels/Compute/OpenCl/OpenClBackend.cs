@@ -334,6 +334,11 @@ public sealed unsafe class OpenClBackend : ComputeBackend
         lock (_gate)
         {
             // Five floats per row (loss, weight, max, sum, q total; see softmax_cross_entropy_rows).
+            if (rows > Array.MaxLength / 5)
+            {
+                throw new ArgumentOutOfRangeException(nameof(rows), rows, $"The OpenCL cross-entropy keeps five floats per row and takes at most {Array.MaxLength / 5} rows.");
+            }
+
             if (_rowStats is null || _rowStats.Length < 5 * rows)
             {
                 _rowStats?.Dispose();
