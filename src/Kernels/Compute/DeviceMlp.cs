@@ -9,8 +9,8 @@ namespace Kernels.Compute;
 /// dZ·Wᵀ), the same per-layer dropout keys and the same parameter layout, with every tensor and every workspace
 /// in buffers of the backend, sized once for a maximum batch. A training step (<see cref="Forward"/>, a loss such
 /// as <see cref="ComputeBackend.SoftmaxCrossEntropy"/>, <see cref="Backward"/>, <see cref="SgdStep"/> or
-/// <see cref="AdamStep"/>) moves nothing between host and device but the loss, and allocates nothing after the
-/// optimizer's first step. Move parameters with <see cref="CopyParametersFrom"/> and
+/// <see cref="AdamStep"/>) moves nothing between host and device but the loss's per-row values, and allocates no
+/// buffers after the optimizer's first step. Move parameters with <see cref="CopyParametersFrom"/> and
 /// <see cref="CopyParametersTo"/> in <see cref="Mlp.Parameters"/>' layout, so a network initialised on the host
 /// trains on the device and comes back. On <see cref="CpuBackend"/> it computes what <see cref="Mlp"/> computes.
 /// </summary>
