@@ -309,7 +309,9 @@ __kernel void softmax_cross_entropy_rows(const int rows, const int classes, __gl
 // The gradient launch, once the host has the mean's denominator (scale = 1/sum_i w_y_i): one work-item per row,
 // grad_c = scale*(q_total*p_c - q_c) with p_c = exp(x_c - max)/sum and q_c = (1 - eps)*w_y*[c = y] + (eps/C)*w_c,
 // written as Kernels.SoftmaxCrossEntropy writes it (one fma per element, then the target's term). Ignored rows get
-// 0. grad may be logits itself: each element is read before it is written.
+// 0. grad may be logits itself: each element is read before it is written. The exponentials are computed again
+// here rather than parked in grad by the first launch (as the CPU kernel parks them), so that a bad target, found
+// only once every row has run, leaves grad untouched.
 __kernel void softmax_cross_entropy_gradient(const int rows, const int classes, __global const float* logits,
                                              __global const int* restrict targets, __global const float* restrict weights,
                                              const int has_weights, const int ignore_index, const float smoothing,
