@@ -253,6 +253,31 @@ public class ActivationKernelsTests
     }
 
     [Fact]
+    public void Relu_backward_passes_the_gradient_through_a_nan_output_as_pytorch_does()
+    {
+        // PyTorch: threshold_backward(grad, result, 0) = result <= 0 ? 0 : grad, so a NaN result passes grad on.
+        float[] saved = [float.NaN, 0f, -0f, 1f, float.PositiveInfinity, 1e-45f, float.NaN, 0f];
+        float[] expected = [3f, 0f, 0f, 3f, 3f, 3f, 3f, 0f];
+        IsaVariants.ForEach(_ =>
+        {
+            foreach (var length in new[] { 1, 7, 8, 33 })
+            {
+                var s = Enumerable.Range(0, length).Select(i => saved[i % saved.Length]).ToArray();
+                var dz = new float[length];
+                ActivationKernels.Backward(Activation.Relu, Enumerable.Repeat(3f, length).ToArray(), s, dz);
+                var db = new float[length];
+                var dzFused = new float[length];
+                ActivationKernels.ActivationBackwardBiasGradient(Activation.Relu, Enumerable.Repeat(3f, length).ToArray(), s, dzFused, db, 1, length);
+                for (var i = 0; i < length; i++)
+                {
+                    Assert.True(dz[i] == expected[i % saved.Length], $"relu backward at a = {s[i]}: {dz[i]}");
+                    Assert.True(dzFused[i] == expected[i % saved.Length], $"fused relu backward at a = {s[i]}: {dzFused[i]}");
+                }
+            }
+        });
+    }
+
+    [Fact]
     public void Saturated_inputs_give_finite_results()
     {
         float[] z = [-1e4f, -500f, -90f, 90f, 500f, 1e4f];

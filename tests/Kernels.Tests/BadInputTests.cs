@@ -49,6 +49,60 @@ public class BadInputTests
         Assert.False(Guard.Overlaps(buffer, new float[4], out _));
     }
 
+    /// <summary>As <see cref="Rejects{TException}"/>, and the message names the other span too.</summary>
+    private static void RejectsAlias(string parameter, string other, Action<float[]> call)
+    {
+        var output = new float[64];
+        Array.Fill(output, 42f);
+        var e = Assert.Throws<ArgumentException>(() => call(output));
+        Assert.Equal(parameter, e.ParamName);
+        Assert.Contains(other, e.Message, StringComparison.Ordinal);
+        Assert.All(output, v => Assert.Equal(42f, v));
+    }
+
+    [Fact]
+    public void Outputs_that_share_memory_with_what_the_kernel_still_reads_are_rejected()
+    {
+        // GEMM: a bias inside C would be read by later tiles after earlier tiles overwrote it.
+        RejectsAlias("bias", "c", o => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, new float[12], 3, new float[12], 4, 1f, o.AsSpan(0, 16), 4, o.AsSpan(0, 4), Activation.Relu));
+        RejectsAlias("bias", "c", o => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, new float[12], 3, new float[12], 4, 0f, o.AsSpan(0, 16), 4, o.AsSpan(14, 4), Activation.Identity));
+
+        // Losses: the per-element or per-row losses are a second output of a pass that reads every input.
+        RejectsAlias("elementLosses", "logits", o => BinaryCrossEntropyWithLogits.Compute(o.AsSpan(0, 8), Eight, [], 2, 4, LossReduction.None, elementLosses: o.AsSpan(4, 8)));
+        RejectsAlias("elementLosses", "gradLogits", o => BinaryCrossEntropyWithLogits.Compute(Eight, Eight, o.AsSpan(0, 8), 2, 4, LossReduction.None, elementLosses: o.AsSpan(0, 8)));
+        RejectsAlias("elementLosses", "targets", o => BinaryCrossEntropyWithLogits.Compute(Eight, o.AsSpan(8, 8), [], 2, 4, LossReduction.None, elementLosses: o.AsSpan(10, 8)));
+        RejectsAlias("elementLosses", "gradPredictions", o => MeanSquaredError.Compute(Eight, Eight, o.AsSpan(0, 8), LossReduction.None, o.AsSpan(2, 8)));
+        RejectsAlias("elementLosses", "gradPredictions", o => MeanSquaredError.Compute(Eight, Eight, o.AsSpan(0, 8), LossReduction.None, o.AsSpan(0, 8)));
+        RejectsAlias("rowLosses", "classWeights", o => SoftmaxCrossEntropy.Compute(Eight, [0, 1], [], 2, 4, LossReduction.None, classWeights: o.AsSpan(0, 4), rowLosses: o.AsSpan(2, 2)));
+        RejectsAlias("rowLosses", "targetProbabilities", o => SoftmaxCrossEntropy.Compute(Eight, o.AsSpan(0, 8), [], 2, 4, LossReduction.None, rowLosses: o.AsSpan(6, 2)));
+
+        // Class targets read row by row after earlier rows' gradients are written: a gradient over the targets could
+        // turn a validated index into one outside its row before it is used.
+        var targetMemory = new float[8];
+        var e = Assert.Throws<ArgumentException>("gradLogits", () => SoftmaxCrossEntropy.Compute(Eight, System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(targetMemory.AsSpan(0, 2)), targetMemory, 2, 4));
+        Assert.Contains("targets", e.Message, StringComparison.Ordinal);
+        Assert.All(targetMemory, v => Assert.Equal(0f, v));
+
+        // Adam reads and writes every tensor element by element in one pass.
+        RejectsAlias("firstMoment", "gradients", o => Adam.Step(new float[8], o.AsSpan(0, 8), o.AsSpan(4, 8), new float[8], default, 1, new AdamOptions()));
+        RejectsAlias("secondMoment", "gradients", o => Adam.Step(new float[8], o.AsSpan(0, 8), new float[8], o.AsSpan(0, 8), default, 1, new AdamOptions()));
+        RejectsAlias("maxSecondMoment", "parameters", o => Adam.Step(o.AsSpan(0, 8), Eight, new float[8], new float[8], o.AsSpan(0, 8), 1, new AdamOptions(AmsGrad: true)));
+        RejectsAlias("maxSecondMoment", "secondMoment", o => Adam.Step(new float[8], Eight, new float[8], o.AsSpan(0, 8), o.AsSpan(7, 8), 1, new AdamOptions(AmsGrad: true)));
+
+        // Dense backward: dW is written before dX = dZ·Wᵀ reads W.
+        RejectsAlias("gradWeights", "weights", o => Dense.Backward(Eight, o.AsSpan(0, 6), new float[12], new float[12], new float[12], o.AsSpan(0, 6), [], new float[8], 4, 2, 3, Activation.Relu));
+        RejectsAlias("gradPreActivation", "weights", o => Dense.Backward(Eight, o.AsSpan(0, 6), new float[12], new float[12], o.AsSpan(2, 12), new float[6], [], [], 4, 2, 3, Activation.Relu));
+        RejectsAlias("gradInput", "gradWeights", o => Dense.Backward(Eight, new float[6], new float[12], new float[12], new float[12], o.AsSpan(0, 6), [], o.AsSpan(4, 8), 4, 2, 3, Activation.Relu));
+        RejectsAlias("gradWeights", "gradBias", o => Dense.Backward(Eight, new float[6], new float[12], new float[12], new float[12], o.AsSpan(0, 6), o.AsSpan(5, 3), [], 4, 2, 3, Activation.Relu));
+
+        // Disjoint neighbours in one buffer stay accepted.
+        var c = new float[20];
+        Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, new float[12], 3, new float[12], 4, 0f, c.AsSpan(0, 16), 4, c.AsSpan(16, 4), Activation.Relu);
+        var shared = new float[16];
+        MeanSquaredError.Compute(Eight, Eight, shared.AsSpan(0, 8), LossReduction.None, shared.AsSpan(8, 8));
+        Adam.Step(new float[8], Eight, shared.AsSpan(0, 8), shared.AsSpan(8, 8), default, 1, new AdamOptions());
+    }
+
     [Fact]
     public void Activations_reject_mismatched_spans_sizes_and_overlap()
     {

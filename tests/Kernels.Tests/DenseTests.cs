@@ -200,4 +200,70 @@ public class DenseTests
 
         static double Mse(float[] y, float[] t) => y.Select((v, i) => ((double)v - t[i]) * (v - t[i])).Sum() / y.Length;
     }
+    [Fact]
+    public void Mlp_backward_undoes_the_dropout_its_forward_applied_even_if_the_property_changed_since()
+    {
+        const int Batch = 6;
+        var x = Gens.Fill(Batch * 5, 3, 1f);
+        var target = Gens.Fill(Batch * 2, 4, 1f);
+        float[] Gradients(float forwardDropout, float backwardDropout, bool training)
+        {
+            var mlp = new Mlp([new DenseLayer(5, 16, Activation.Relu), new DenseLayer(16, 16, Activation.Tanh), new DenseLayer(16, 2, Activation.Identity)], Batch, forwardDropout);
+            Initializers.KaimingUniform(mlp.Weights(0), 5, 16, 1);
+            Initializers.XavierUniform(mlp.Weights(1), 16, 16, 2);
+            Initializers.XavierUniform(mlp.Weights(2), 16, 2, 3);
+            var output = mlp.Forward(x, Batch, training, dropoutSeed: 77).ToArray();
+            var grad = new float[output.Length];
+            MeanSquaredError.Compute(output, target, grad);
+            mlp.HiddenDropout = backwardDropout;
+            mlp.Backward(x, grad, Batch);
+            return mlp.Gradients;
+        }
+
+        Assert.Equal(Gradients(0.3f, 0.3f, true), Gradients(0.3f, 0f, true));
+        Assert.Equal(Gradients(0.3f, 0.3f, true), Gradients(0.3f, 0.6f, true));
+        Assert.Equal(Gradients(0f, 0f, true), Gradients(0f, 0.5f, true));
+        Assert.Equal(Gradients(0.4f, 0.4f, false), Gradients(0.4f, 0.1f, false));
+        Assert.NotEqual(Gradients(0.3f, 0.3f, true), Gradients(0f, 0f, true));
+    }
+
+    [Fact]
+    public void Mlp_used_by_two_threads_at_once_throws_instead_of_mixing_batches()
+    {
+        // Big enough that one forward takes milliseconds, so two threads released together overlap inside it.
+        const int Batch = 256;
+        var mlp = new Mlp([new DenseLayer(512, 1024, Activation.Relu), new DenseLayer(1024, 512, Activation.Relu)], Batch);
+        Initializers.KaimingUniform(mlp.Weights(0), 512, 1024, 1);
+        Initializers.KaimingUniform(mlp.Weights(1), 1024, 512, 2);
+        var x = Gens.Fill(Batch * 512, 1, 1f);
+        var expected = mlp.Forward(x, Batch, options: new GemmOptions(1)).ToArray();
+        var gradOutput = Gens.Fill(Batch * 512, 2, 1f);
+        var rejected = 0;
+        using var start = new System.Threading.Barrier(2);
+        void Worker()
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                start.SignalAndWait();
+                try
+                {
+                    mlp.Forward(x, Batch, options: new GemmOptions(1));
+                    mlp.Backward(x, gradOutput, Batch, new GemmOptions(1));
+                }
+                catch (InvalidOperationException e) when (e.Message.Contains("one thread at a time", StringComparison.Ordinal))
+                {
+                    System.Threading.Interlocked.Increment(ref rejected);
+                }
+            }
+        }
+
+        var other = new System.Threading.Thread(Worker);
+        other.Start();
+        Worker();
+        other.Join();
+        Assert.True(rejected > 0, "two threads ran Forward/Backward on one Mlp at the same moment and neither was told");
+
+        // The instance is usable again once the calls are over, and still computes the same output.
+        Assert.Equal(expected, mlp.Forward(x, Batch, options: new GemmOptions(1)).ToArray());
+    }
 }

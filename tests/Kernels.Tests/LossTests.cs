@@ -169,7 +169,15 @@ public class LossTests
             var g = new float[6];
             var loss = SoftmaxCrossEntropy.Compute(x, [1, 0], g, 2, 3);
             Assert.True(float.IsFinite(loss));
-            Assert.Equal((2e4 + 5.0067837) / 2, loss, 2);
+
+            // Row 0: −log_softmax at −1e4 is 2e4 (the other terms underflow). Row 1: logsumexp(95, 90, 100) − 95 =
+            // 5 + ln(1 + e⁻⁵ + e⁻¹⁰) = 5.0067604.
+            var row1 = 5 + Math.Log(1 + Math.Exp(-5) + Math.Exp(-10));
+            Assert.Equal((2e4 + row1) / 2, loss, 2);
+            var rowLosses = new float[2];
+            SoftmaxCrossEntropy.Compute(x, [1, 0], g, 2, 3, LossReduction.None, rowLosses: rowLosses);
+            Assert.Equal(2e4f, rowLosses[0]);
+            Assert.True(Math.Abs(rowLosses[1] - row1) <= 4 * 4.8e-7, $"row 1 loss {rowLosses[1]:R}, expected {row1:R}");
             Assert.All(g, v => Assert.True(float.IsFinite(v)));
         });
     }

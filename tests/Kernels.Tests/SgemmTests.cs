@@ -225,6 +225,34 @@ public class SgemmTests
         }, maxTest: 40);
     }
 
+    /// <summary>
+    /// The epilogue belongs to the last k block only: with k past the packed engines' KC (512 on Vector512, 256 on
+    /// the others) a bias or activation applied on an earlier block would be counted twice or squash a partial sum.
+    /// Every transpose, beta 0 and 1.3, every engine and path, m and n off every register tile.
+    /// </summary>
+    [Fact]
+    public void Fused_epilogue_applies_once_when_k_spans_several_blocks()
+    {
+        Activation[] activations = [Activation.Relu, Activation.GeluTanh, Activation.Sigmoid, Activation.Identity];
+        var index = 0;
+        foreach (var k in new[] { 513, 1025, 1537 })
+        {
+            foreach (var beta in new[] { 0f, 1.3f })
+            {
+                foreach (var ta in Transposes)
+                {
+                    foreach (var tb in Transposes)
+                    {
+                        var act = activations[index++ % activations.Length];
+                        var c = new Case(ta, tb, 13, 37, k, 1f, beta, 1, 0, 2, 100 + index);
+                        var bias = Gens.Fill(c.N, c.Seed + 9, 4f);
+                        IsaVariants.ForEachGemmEngine(_ => Verify(c, bias, act));
+                    }
+                }
+            }
+        }
+    }
+
     [Fact]
     public void Results_are_bitwise_identical_for_1_2_and_4_threads()
     {

@@ -409,4 +409,117 @@ public class TrainingKernelsTests
         Assert.Equal(1, wrong.WorstIndex);
         Assert.True(wrong.MaxAbsoluteError > 0.09);
     }
+    [Fact]
+    public void Optimizer_options_default_to_pytorchs_and_reject_what_pytorch_rejects()
+    {
+        Assert.Equal(new AdamOptions(1e-3f, 0.9f, 0.999f, 1e-8f, 0f, false, false), new AdamOptions());
+        Assert.Equal(1e-3f, new SgdOptions().LearningRate);
+        Assert.Equal(new SgdOptions(1e-3f, 0f, 0f, 0f, false), new SgdOptions());
+
+        // The parameterless options take a step that moves the parameters (lr = 0 would leave them where they were).
+        float[] theta = [1f, -2f];
+        Adam.Step(theta, [0.5f, 0.5f], new float[2], new float[2], default, 1, new AdamOptions());
+        Assert.InRange(theta[0], 1f - 1.0001e-3f, 1f - 0.9999e-3f);
+        Assert.InRange(theta[1], -2f - 1.0001e-3f, -2f - 0.9999e-3f);
+        Sgd.Step(theta, [1f, 1f], default, new SgdOptions(), firstStep: true);
+        Assert.InRange(theta[0], 1f - 2.0002e-3f, 1f - 1.9998e-3f);
+        var before = (float[])theta.Clone();
+
+        // default(AdamOptions) has lr = β = ε = 0, and ε = 0 makes a zero gradient 0/0 = NaN.
+        var zero = Assert.Throws<ArgumentException>("options", () => Adam.Step(theta, new float[2], new float[2], new float[2], default, 1, default));
+        Assert.Contains("new AdamOptions()", zero.Message, StringComparison.Ordinal);
+
+        Assert.Throws<ArgumentOutOfRangeException>("options.LearningRate", () => Sgd.Step(theta, new float[2], default, new SgdOptions(-0.1f), true));
+        Assert.Throws<ArgumentOutOfRangeException>("options.Momentum", () => Sgd.Step(theta, new float[2], new float[2], new SgdOptions(0.1f, -0.9f), true));
+        Assert.Throws<ArgumentOutOfRangeException>("options.WeightDecay", () => Sgd.Step(theta, new float[2], default, new SgdOptions(0.1f, WeightDecay: -1e-4f), true));
+        Assert.Throws<ArgumentOutOfRangeException>("options.LearningRate", () => Adam.Step(theta, new float[2], new float[2], new float[2], default, 1, new AdamOptions(-1e-3f)));
+        Assert.Throws<ArgumentOutOfRangeException>("options.WeightDecay", () => Adam.Step(theta, new float[2], new float[2], new float[2], default, 1, AdamOptions.AdamW(weightDecay: -0.01f)));
+        Assert.Throws<ArgumentOutOfRangeException>("options.Epsilon", () => Adam.Step(theta, new float[2], new float[2], new float[2], default, 1, new AdamOptions(Epsilon: float.PositiveInfinity)));
+        Assert.Equal(before, theta);
+
+        // The device backends share the checks.
+        var cpu = new Kernels.Compute.CpuBackend();
+        using var p = cpu.Upload([1f, 2f]);
+        using var g = cpu.Upload([1f, 2f]);
+        Assert.Throws<ArgumentOutOfRangeException>("options.LearningRate", () => cpu.SgdStep(p, g, null, 2, new SgdOptions(-1f), true));
+    }
+
+    [Fact]
+    public void Gradient_checker_reports_nan_as_a_failure_and_restores_the_parameter_when_the_loss_throws()
+    {
+        var theta = new float[] { 0.5f, -1.25f, 2f };
+        double Loss() => theta.Sum(t => (double)t * t);
+        var good = theta.Select(t => 2 * t).ToArray();
+        Assert.True(GradientChecker.Check("theta", Loss, theta, good).MaxRelativeError < 1e-6);
+
+        // A NaN analytic gradient, anywhere, must not read as a perfect match.
+        var nanGradient = (float[])good.Clone();
+        nanGradient[1] = float.NaN;
+        var nan = GradientChecker.Check("theta", Loss, theta, nanGradient);
+        Assert.True(double.IsNaN(nan.MaxRelativeError), $"{nan.MaxRelativeError}");
+        Assert.True(double.IsNaN(nan.MaxAbsoluteError), $"{nan.MaxAbsoluteError}");
+        Assert.Equal(1, nan.WorstIndex);
+        Assert.False(nan.MaxRelativeError < 1e-3);
+
+        // A NaN loss: every central difference is NaN.
+        var nanLoss = GradientChecker.Check("theta", () => double.NaN, theta, good);
+        Assert.True(double.IsNaN(nanLoss.MaxRelativeError));
+        Assert.Equal(0, nanLoss.WorstIndex);
+
+        Assert.Throws<ArgumentOutOfRangeException>("relativeFloor", () => GradientChecker.Check("theta", Loss, theta, good, relativeFloor: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>("relativeFloor", () => GradientChecker.Check("theta", Loss, theta, good, relativeFloor: 0));
+
+        // A loss that throws on a perturbed parameter leaves the tensor as it was.
+        var calls = 0;
+        double Throwing() => ++calls == 4 ? throw new InvalidOperationException("diverged") : Loss();
+        Assert.Throws<InvalidOperationException>(() => GradientChecker.Check("theta", Throwing, theta, good));
+        Assert.Equal(new float[] { 0.5f, -1.25f, 2f }, theta);
+    }
+
+    [Fact]
+    public void Initialisers_reject_fans_whose_product_overflows()
+    {
+        // 65536·65536 wraps to 0 in 32 bits, which matched an empty span and initialised nothing.
+        Assert.Throws<ArgumentOutOfRangeException>("fanIn", () => Initializers.XavierUniform([], 65536, 65536, 1));
+        Assert.Throws<ArgumentOutOfRangeException>("fanIn", () => Initializers.KaimingNormal([], 1 << 20, 1 << 12, 1));
+        Assert.Throws<ArgumentOutOfRangeException>("fanIn", () => Initializers.LinearDefault(new float[4], [], 65536, 65537, 1));
+    }
+
+    [Fact]
+    public void Dropout_of_nan_and_infinity_follows_its_documented_semantics()
+    {
+        // Documented on Dropout: kept NaN/±∞ are scaled (NaN, ±∞), dropped ones are +0, p = 1 gives +0 everywhere.
+        const float P = 0.5f;
+        var mask = new float[64];
+        Dropout.Mask(mask, P, 9);
+        var x = new float[64];
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (i % 3) switch { 0 => float.NaN, 1 => float.PositiveInfinity, _ => float.NegativeInfinity };
+        }
+
+        IsaVariants.ForEach(_ =>
+        {
+            var y = new float[64];
+            Dropout.Forward(x, y, P, 9);
+            for (var i = 0; i < y.Length; i++)
+            {
+                if (mask[i] == 0f)
+                {
+                    Assert.True(y[i] == 0f && !float.IsNegative(y[i]), $"dropped element {i} of {x[i]} gave {y[i]}");
+                }
+                else
+                {
+                    Assert.True(float.IsNaN(x[i]) ? float.IsNaN(y[i]) : y[i] == x[i], $"kept element {i} of {x[i]} gave {y[i]}");
+                }
+            }
+
+            Dropout.Forward(x, y, 1f, 9);
+            Assert.All(y, v => Assert.True(v == 0f && !float.IsNegative(v)));
+            Dropout.Backward(x, y, 1f, 9);
+            Assert.All(y, v => Assert.True(v == 0f && !float.IsNegative(v)));
+        });
+        Assert.Contains(mask, m => m == 0f);
+        Assert.Contains(mask, m => m != 0f);
+    }
 }

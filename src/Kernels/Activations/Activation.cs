@@ -76,7 +76,10 @@ public readonly struct Activation : IEquatable<Activation>
     /// <summary>a = z.</summary>
     public static Activation Identity => new(ActivationKind.Identity, 0f);
 
-    /// <summary>a = max(z, 0); its derivative at 0 is taken as 0, as in PyTorch.</summary>
+    /// <summary>
+    /// a = max(z, 0), NaN for a NaN z; the backward is dz = (a ≤ 0 ? 0 : da), PyTorch's threshold_backward: the
+    /// derivative at 0 is 0, and where a is NaN the gradient da passes through unchanged.
+    /// </summary>
     public static Activation Relu => new(ActivationKind.Relu, 0f);
 
     /// <summary>a = 1 / (1 + e⁻ᶻ).</summary>

@@ -56,16 +56,21 @@ internal readonly struct IdentityOperator : IActivationOperator
     public TVec Backward<TVec>(TVec gradOutput, TVec saved) where TVec : struct, ISimdFloat<TVec> => gradOutput;
 }
 
-/// <summary>a = max(0, z), NaN propagating; dz = da where a &gt; 0, else 0.</summary>
+/// <summary>a = max(0, z), NaN propagating; dz = a ≤ 0 ? 0 : da (so a NaN a passes da through, as PyTorch's threshold_backward).</summary>
 internal readonly struct ReluOperator : IActivationOperator
 {
     // maxps returns its second operand when either is NaN, so putting z second propagates NaN.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Forward<TVec>(TVec z) where TVec : struct, ISimdFloat<TVec> => TVec.MaxNative(TVec.Create(0f), z);
 
+    // PyTorch's ReLU backward is threshold_backward(grad, result, 0): result ≤ 0 ? 0 : grad. The comparison is false
+    // for a NaN result, so the gradient flows through a NaN unit instead of being silently cut off there.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public TVec Backward<TVec>(TVec gradOutput, TVec saved) where TVec : struct, ISimdFloat<TVec>
-        => gradOutput & TVec.GreaterThan(saved, TVec.Create(0f));
+    {
+        var zero = TVec.Create(0f);
+        return TVec.Select(TVec.GreaterThanOrEqual(zero, saved), zero, gradOutput);
+    }
 }
 
 /// <summary>a = z &gt; 0 ? z : slope·z; dz = z &gt; 0 ? da : slope·da.</summary>

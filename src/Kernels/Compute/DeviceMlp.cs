@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Kernels.Threading;
 
 namespace Kernels.Compute;
 
@@ -13,6 +14,8 @@ namespace Kernels.Compute;
 /// buffers after the optimizer's first step. Move parameters with <see cref="CopyParametersFrom"/> and
 /// <see cref="CopyParametersTo"/> in <see cref="Mlp.Parameters"/>' layout, so a network initialised on the host
 /// trains on the device and comes back. On <see cref="CpuBackend"/> it computes what <see cref="Mlp"/> computes.
+/// One thread at a time, as <see cref="Mlp"/>: a forward, backward or optimizer step that starts while another is
+/// running in the same instance throws <see cref="InvalidOperationException"/>.
 /// </summary>
 public sealed class DeviceMlp : IDisposable
 {
@@ -39,9 +42,12 @@ public sealed class DeviceMlp : IDisposable
     private DeviceBuffer<float>[]? _maxSecondMoment;
     private float _hiddenDropout;
     private int _lastBatch = -1;
-    private bool _lastTraining;
+    // The dropout probability the last Forward applied (0 when it did not train): Backward must undo that mask, not
+    // the one HiddenDropout would draw now, if the property changed in between.
+    private float _lastDropout;
     private ulong _lastSeed;
     private bool _disposed;
+    private SingleUser _user;
 
     /// <summary>Creates the network on <paramref name="backend"/> with zero parameters; set them with <see cref="CopyParametersFrom"/>.</summary>
     /// <param name="backend">Where the tensors live and the operations run; the network does not own it.</param>
@@ -200,11 +206,25 @@ public sealed class DeviceMlp : IDisposable
     /// <returns>The output buffer.</returns>
     public DeviceBuffer<float> Forward(DeviceBuffer<float> input, int batch, bool training = false, ulong dropoutSeed = 0)
     {
+        _user.Enter(this);
+        try
+        {
+            return ForwardCore(input, batch, training, dropoutSeed);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private DeviceBuffer<float> ForwardCore(DeviceBuffer<float> input, int batch, bool training, ulong dropoutSeed)
+    {
         ThrowIfDisposed();
         CheckBatch(batch);
         _backend.Own(input, nameof(input));
         ComputeBackend.CheckMatrix(input, batch, Inputs, nameof(input));
         var b = _backend;
+        var dropout = training ? _hiddenDropout : 0f;
         var x = input;
         for (var i = 0; i < _layers.Length; i++)
         {
@@ -222,15 +242,15 @@ public sealed class DeviceMlp : IDisposable
             }
 
             x = output;
-            if (training && _hiddenDropout > 0f && i < _layers.Length - 1)
+            if (dropout > 0f && i < _layers.Length - 1)
             {
-                b.Dropout(output, _dropped[i]!, batch * layer.Outputs, _hiddenDropout, Mlp.LayerSeed(dropoutSeed, i));
+                b.Dropout(output, _dropped[i]!, batch * layer.Outputs, dropout, Mlp.LayerSeed(dropoutSeed, i));
                 x = _dropped[i]!;
             }
         }
 
         _lastBatch = batch;
-        _lastTraining = training;
+        _lastDropout = dropout;
         _lastSeed = dropoutSeed;
         return x;
     }
@@ -246,6 +266,19 @@ public sealed class DeviceMlp : IDisposable
     /// <param name="batch">The forward's batch.</param>
     /// <exception cref="InvalidOperationException">No forward ran with this batch.</exception>
     public void Backward(DeviceBuffer<float> input, DeviceBuffer<float> gradOutput, int batch)
+    {
+        _user.Enter(this);
+        try
+        {
+            BackwardCore(input, gradOutput, batch);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private void BackwardCore(DeviceBuffer<float> input, DeviceBuffer<float> gradOutput, int batch)
     {
         ThrowIfDisposed();
         CheckBatch(batch);
@@ -303,10 +336,10 @@ public sealed class DeviceMlp : IDisposable
             // dZ is in grad (or is the caller's gradOutput), so dX = dZ·Wᵀ goes to next: the layer below's dA.
             var dX = next;
             b.Gemm(Transpose.None, Transpose.Transposed, batch, layer.Inputs, layer.Outputs, 1f, dZ, layer.Outputs, _weights[i], layer.Outputs, 0f, dX, layer.Inputs);
-            if (_lastTraining && _hiddenDropout > 0f)
+            if (_lastDropout > 0f)
             {
                 // ∂L/∂A of the layer below passes back through the same dropout mask, regenerated from its seed.
-                b.Dropout(dX, dX, batch * layer.Inputs, _hiddenDropout, Mlp.LayerSeed(_lastSeed, i - 1));
+                b.Dropout(dX, dX, batch * layer.Inputs, _lastDropout, Mlp.LayerSeed(_lastSeed, i - 1));
             }
 
             // The layer below writes its dZ over its dA in place and its dX into the other buffer.
@@ -323,6 +356,19 @@ public sealed class DeviceMlp : IDisposable
     /// <param name="options">Hyper-parameters.</param>
     /// <param name="firstStep">True on the first step (the momentum buffer takes the gradient).</param>
     public void SgdStep(SgdOptions options, bool firstStep)
+    {
+        _user.Enter(this);
+        try
+        {
+            SgdStepCore(options, firstStep);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private void SgdStepCore(SgdOptions options, bool firstStep)
     {
         ThrowIfDisposed();
         Optimizers.Check(options);
@@ -341,6 +387,19 @@ public sealed class DeviceMlp : IDisposable
     /// <param name="options">Hyper-parameters.</param>
     /// <param name="step">t, 1-based.</param>
     public void AdamStep(AdamOptions options, int step)
+    {
+        _user.Enter(this);
+        try
+        {
+            AdamStepCore(options, step);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private void AdamStepCore(AdamOptions options, int step)
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(step, 1);
@@ -365,7 +424,7 @@ public sealed class DeviceMlp : IDisposable
     }
 
     private DeviceBuffer<float> LayerInput(int layer) =>
-        _lastTraining && _hiddenDropout > 0f ? _dropped[layer - 1]! : _outputs[layer - 1];
+        _lastDropout > 0f ? _dropped[layer - 1]! : _outputs[layer - 1];
 
     /// <summary>One zeroed buffer per parameter tensor, allocated on first use.</summary>
     private DeviceBuffer<float>[] State(ref DeviceBuffer<float>[]? state)

@@ -13,6 +13,12 @@ namespace Kernels;
 /// comes from Philox4x32-10 keyed by the seed at counter i, so the backward pass regenerates exactly the
 /// forward's mask from the same seed, on any path and any thread count. Use a different seed per layer and step.
 /// p = 0 is the identity and p = 1 gives zeros, as in PyTorch.
+/// <para>
+/// NaN and infinity: a kept element is scaled, so NaN stays NaN and ±∞ stays ±∞. A dropped element is written as
+/// +0 whatever its input, and p = 1 gives +0 everywhere. This differs from PyTorch, which multiplies by the scaled
+/// mask, so a dropped (or p = 1) NaN or ±∞ gives NaN there and a dropped negative value gives −0: here a dropped
+/// unit contributes nothing, forward or backward, and a non-finite value in it does not poison the batch.
+/// </para>
 /// </summary>
 public static class Dropout
 {

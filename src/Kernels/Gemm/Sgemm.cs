@@ -122,7 +122,8 @@ public static class Sgemm
             return false;
         }
 
-        return m == 0 || n == 0 || (!Validation.Guard.Overlaps(c, a[..Extent(aRows, aCols, lda)], out _) && !Validation.Guard.Overlaps(c, b[..Extent(bRows, bCols, ldb)], out _));
+        return m == 0 || n == 0 || (!Validation.Guard.Overlaps(c, a[..Extent(aRows, aCols, lda)], out _) && !Validation.Guard.Overlaps(c, b[..Extent(bRows, bCols, ldb)], out _)
+            && !Validation.Guard.Overlaps(c[..Extent(m, n, ldc)], bias, out _));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -147,6 +148,13 @@ public static class Sgemm
         if (m > 0 && n > 0 && Validation.Guard.Overlaps(c, b[..Math.Min(b.Length, Extent(bRows, bCols, ldb))], out _))
         {
             throw new ArgumentException("c overlaps b; GEMM cannot run in place.", nameof(c));
+        }
+
+        // The epilogue reads bias[j] for every tile of C, so a bias that lies inside C would be read after the tiles
+        // above it have overwritten it.
+        if (m > 0 && n > 0 && Validation.Guard.Overlaps(c[..Math.Min(c.Length, Extent(m, n, ldc))], bias, out _))
+        {
+            throw new ArgumentException($"bias (length {bias.Length}) overlaps c ({m}×{n}, ldc = {ldc}); the epilogue reads bias while it writes C.", nameof(bias));
         }
     }
 

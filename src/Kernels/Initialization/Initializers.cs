@@ -148,6 +148,8 @@ public static class Initializers
             throw new ArgumentOutOfRangeException(fanIn < 1 ? nameof(fanIn) : nameof(fanOut), $"Fans must be positive; got fanIn = {fanIn}, fanOut = {fanOut}.");
         }
 
-        Guard.HasLength(weights.Length, fanIn * fanOut, nameof(weights), $"[fanIn, fanOut] = [{fanIn}, {fanOut}]");
+        // fanIn·fanOut in 32 bits wraps (65536·65536 = 0), which would accept an empty span and write nothing.
+        var count = Guard.MatrixSize(fanIn, fanOut);
+        Guard.HasLength(weights.Length, count, nameof(weights), $"[fanIn, fanOut] = [{fanIn}, {fanOut}]");
     }
 }

@@ -109,6 +109,7 @@ public static class Dense
 
         var size = batch * outputs;
         var dz = gradPreActivation[..size];
+        CheckBackwardOverlaps(input[..(batch * inputs)], weights[..(inputs * outputs)], dz, gradWeights[..(inputs * outputs)], gradBias, gradInput.IsEmpty ? gradInput : gradInput[..(batch * inputs)]);
         if (!gradBias.IsEmpty)
         {
             ActivationKernels.ActivationBackwardBiasGradient(activation, gradOutput[..size], saved[..size], dz, gradBias, batch, outputs, accumulate);
@@ -123,6 +124,24 @@ public static class Dense
         {
             Sgemm.Multiply(Transpose.None, Transpose.Transposed, batch, inputs, outputs, 1f, dz, outputs, weights, outputs, accumulateGradInput ? 1f : 0f, gradInput, inputs, options);
         }
+    }
+
+    /// <summary>
+    /// The backward writes dZ and db first, then dW from X and dZ, then dX from dZ and W. So no output may share
+    /// memory with an input that is read after it is written (dZ with X or W, dW with W: W would be dW when dX is
+    /// computed), nor with another output that is written after it (each would overwrite the other's result).
+    /// dZ may be dA itself, which the activation backward checks.
+    /// </summary>
+    private static void CheckBackwardOverlaps(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, ReadOnlySpan<float> gradPreActivation, ReadOnlySpan<float> gradWeights, ReadOnlySpan<float> gradBias, ReadOnlySpan<float> gradInput)
+    {
+        Guard.NoOverlap(input, gradPreActivation, nameof(input), nameof(gradPreActivation));
+        Guard.NoOverlap(weights, gradPreActivation, nameof(weights), nameof(gradPreActivation));
+        Guard.NoOverlap(weights, gradWeights, nameof(weights), nameof(gradWeights));
+        Guard.NoOverlap(input, gradBias, nameof(input), nameof(gradBias));
+        Guard.NoOverlap(weights, gradBias, nameof(weights), nameof(gradBias));
+        Guard.NoOverlap(gradBias, gradWeights, nameof(gradBias), nameof(gradWeights));
+        Guard.NoOverlap(gradBias, gradInput, nameof(gradBias), nameof(gradInput));
+        Guard.NoOverlap(gradWeights, gradInput, nameof(gradWeights), nameof(gradInput));
     }
 
     /// <summary>The shapes both passes share: sizes whose products fit an int, then X and W.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using Kernels.Threading;
 using Kernels.Validation;
 
 namespace Kernels;
@@ -25,6 +26,11 @@ public readonly record struct DenseLayer(int Inputs, int Outputs, Activation Act
 /// <see cref="Sgd"/> or <see cref="Adam"/> call updates the whole network. This is a composition helper over
 /// <see cref="Dense"/>, not a framework: the loss and the update stay in the caller's hands.
 /// Inverted dropout (<see cref="HiddenDropout"/>) applies to every hidden layer's output in training mode.
+/// <para>
+/// One thread at a time: an instance keeps the last forward's activations, batch and dropout key for the backward,
+/// so <see cref="Forward"/> and <see cref="Backward"/> throw <see cref="InvalidOperationException"/> when another
+/// call is still running inside the same instance. Train in parallel with one instance per thread.
+/// </para>
 /// </summary>
 public sealed class Mlp
 {
@@ -36,9 +42,12 @@ public sealed class Mlp
     private readonly float[] _gradA;
     private readonly float[] _gradB;
     private int _lastBatch = -1;
-    private bool _lastTraining;
+    // The dropout probability the last Forward applied (0 when it did not train): Backward must undo that mask, not
+    // the one HiddenDropout would draw now, if the property changed in between.
+    private float _lastDropout;
     private ulong _lastSeed;
     private float _hiddenDropout;
+    private SingleUser _user;
 
     /// <summary>Creates the network with zero parameters; initialise them through <see cref="Weights"/>.</summary>
     /// <param name="layers">The layers in order; each one's Inputs must equal the previous one's Outputs.</param>
@@ -139,8 +148,22 @@ public sealed class Mlp
     /// <returns>The output.</returns>
     public ReadOnlySpan<float> Forward(ReadOnlySpan<float> input, int batch, bool training = false, ulong dropoutSeed = 0, GemmOptions options = default)
     {
+        _user.Enter(this);
+        try
+        {
+            return ForwardCore(input, batch, training, dropoutSeed, options);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private ReadOnlySpan<float> ForwardCore(ReadOnlySpan<float> input, int batch, bool training, ulong dropoutSeed, GemmOptions options)
+    {
         CheckBatch(batch);
         Guard.HasMatrix(input.Length, batch, Inputs, nameof(input));
+        var dropout = training ? _hiddenDropout : 0f;
         ReadOnlySpan<float> x = input;
         for (var i = 0; i < _layers.Length; i++)
         {
@@ -157,16 +180,16 @@ public sealed class Mlp
             }
 
             x = output;
-            if (training && _hiddenDropout > 0f && i < _layers.Length - 1)
+            if (dropout > 0f && i < _layers.Length - 1)
             {
                 var dropped = _dropped[i]!.AsSpan(0, size);
-                Dropout.Forward(output, dropped, _hiddenDropout, LayerSeed(dropoutSeed, i));
+                Dropout.Forward(output, dropped, dropout, LayerSeed(dropoutSeed, i));
                 x = dropped;
             }
         }
 
         _lastBatch = batch;
-        _lastTraining = training;
+        _lastDropout = dropout;
         _lastSeed = dropoutSeed;
         return x;
     }
@@ -181,6 +204,19 @@ public sealed class Mlp
     /// <param name="options">GEMM threads.</param>
     /// <exception cref="InvalidOperationException">No forward ran with this batch.</exception>
     public void Backward(ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, int batch, GemmOptions options = default)
+    {
+        _user.Enter(this);
+        try
+        {
+            BackwardCore(input, gradOutput, batch, options);
+        }
+        finally
+        {
+            _user.Exit();
+        }
+    }
+
+    private void BackwardCore(ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, int batch, GemmOptions options)
     {
         CheckBatch(batch);
         if (batch != _lastBatch)
@@ -206,10 +242,10 @@ public sealed class Mlp
                 break;
             }
 
-            if (_lastTraining && _hiddenDropout > 0f)
+            if (_lastDropout > 0f)
             {
                 // ∂L/∂A of the layer below passes back through the same dropout mask, regenerated from its seed.
-                Dropout.Backward(dX, dX, _hiddenDropout, LayerSeed(_lastSeed, i - 1));
+                Dropout.Backward(dX, dX, _lastDropout, LayerSeed(_lastSeed, i - 1));
             }
 
             // dZ of the layer below overwrites its dA in place; this layer's dZ buffer takes the next dX.
@@ -223,7 +259,7 @@ public sealed class Mlp
     private ReadOnlySpan<float> LayerInput(int layer, int batch)
     {
         var size = batch * _layers[layer - 1].Outputs;
-        return _lastTraining && _hiddenDropout > 0f ? _dropped[layer - 1]!.AsSpan(0, size) : _outputs[layer - 1].AsSpan(0, size);
+        return _lastDropout > 0f ? _dropped[layer - 1]!.AsSpan(0, size) : _outputs[layer - 1].AsSpan(0, size);
     }
 
     /// <summary>

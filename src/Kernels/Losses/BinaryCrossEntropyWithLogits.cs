@@ -61,6 +61,14 @@ public static class BinaryCrossEntropyWithLogits
         }
 
         LossChecks.Reduction(reduction, elementLosses, count, nameof(elementLosses));
+
+        // The per-element losses are written in the same pass that reads every input and writes the gradient, so
+        // they share memory with none of them (not even in place: the gradient and the loss are two outputs).
+        Guard.NoOverlap(logits, elementLosses, nameof(logits), nameof(elementLosses));
+        Guard.NoOverlap(targets, elementLosses, nameof(targets), nameof(elementLosses));
+        Guard.NoOverlap(weight, elementLosses, nameof(weight), nameof(elementLosses));
+        Guard.NoOverlap(posWeight, elementLosses, nameof(posWeight), nameof(elementLosses));
+        Guard.NoOverlap(gradLogits, elementLosses, nameof(gradLogits), nameof(elementLosses));
         var loop = new Loop(logits, targets, gradLogits, weight, posWeight, elementLosses, rows, cols, reduction == LossReduction.Mean ? 1f / count : 1f);
         IsaDispatch.Run(ref loop, cols);
         return reduction == LossReduction.Mean ? (float)(loop.Total / count) : (float)loop.Total;

@@ -32,6 +32,7 @@ public static class MeanSquaredError
         {
             Guard.NoOverlap(predictions, elementLosses, nameof(predictions), nameof(elementLosses));
             Guard.NoOverlap(targets, elementLosses, nameof(targets), nameof(elementLosses));
+            Guard.NoOverlap(gradPredictions, elementLosses, nameof(gradPredictions), nameof(elementLosses));
         }
 
         var n = predictions.Length;

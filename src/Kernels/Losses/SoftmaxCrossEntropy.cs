@@ -49,6 +49,12 @@ public static class SoftmaxCrossEntropy
         CheckCommon(logits, gradLogits, rows, classes, reduction, classWeights, labelSmoothing, rowLosses);
         Guard.HasLength(targets.Length, rows, nameof(targets), "one class index per row");
 
+        // A later row's target is read after earlier rows' gradients and losses are written: if those writes could
+        // land on the targets, a validated index could change into one outside the row before it is used.
+        var targetsAsFloats = MemoryMarshal.Cast<int, float>(targets);
+        Guard.NoOverlap(targetsAsFloats, gradLogits, nameof(targets), nameof(gradLogits));
+        Guard.NoOverlap(targetsAsFloats, rowLosses, nameof(targets), nameof(rowLosses));
+
         // Validate every target and find the mean's denominator before anything is written.
         double weightSum = 0;
         for (var i = 0; i < targets.Length; i++)
@@ -101,6 +107,7 @@ public static class SoftmaxCrossEntropy
         CheckCommon(logits, gradLogits, rows, classes, reduction, classWeights, labelSmoothing, rowLosses);
         Guard.HasMatrix(targetProbabilities.Length, rows, classes, nameof(targetProbabilities));
         Guard.NoOverlap(targetProbabilities, gradLogits, nameof(targetProbabilities), nameof(gradLogits));
+        Guard.NoOverlap(targetProbabilities, rowLosses, nameof(targetProbabilities), nameof(rowLosses));
 
         var loop = new ProbabilityTargetLoop(logits, targetProbabilities, gradLogits, classWeights, rowLosses, rows, classes, labelSmoothing, Scale(reduction, rows));
         IsaDispatch.Run(ref loop);
@@ -142,10 +149,8 @@ public static class SoftmaxCrossEntropy
         {
             Guard.HasLength(rowLosses.Length, rows, nameof(rowLosses), "one loss per row; required when reduction is None");
             Guard.NoOverlap(logits, rowLosses, nameof(logits), nameof(rowLosses));
-            if (!gradLogits.IsEmpty)
-            {
-                Guard.NoOverlap(gradLogits, rowLosses, nameof(gradLogits), nameof(rowLosses));
-            }
+            Guard.NoOverlap(classWeights, rowLosses, nameof(classWeights), nameof(rowLosses));
+            Guard.NoOverlap(gradLogits, rowLosses, nameof(gradLogits), nameof(rowLosses));
         }
     }
 

@@ -8,7 +8,11 @@ using Kernels.Validation;
 
 namespace Kernels;
 
-/// <summary>Hyper-parameters of <see cref="Adam"/>, named and defaulted as PyTorch's <c>torch.optim.Adam</c>.</summary>
+/// <summary>
+/// Hyper-parameters of <see cref="Adam"/>, named and defaulted as PyTorch's <c>torch.optim.Adam</c>:
+/// <c>new AdamOptions()</c> is lr = 1e-3, β = (0.9, 0.999), ε = 1e-8. <c>default(AdamOptions)</c> (all zeros) is
+/// rejected by <see cref="Adam.Step"/>. lr, ε and weight decay must be non-negative, the betas in [0, 1).
+/// </summary>
 /// <param name="LearningRate">lr.</param>
 /// <param name="Beta1">β₁, the first moment's decay.</param>
 /// <param name="Beta2">β₂, the second moment's decay.</param>
@@ -18,6 +22,12 @@ namespace Kernels;
 /// <param name="Decoupled">AdamW's decoupled weight decay instead of Adam's L2.</param>
 public readonly record struct AdamOptions(float LearningRate = 1e-3f, float Beta1 = 0.9f, float Beta2 = 0.999f, float Epsilon = 1e-8f, float WeightDecay = 0f, bool AmsGrad = false, bool Decoupled = false)
 {
+    /// <summary>PyTorch's defaults: lr = 1e-3, β = (0.9, 0.999), ε = 1e-8, no weight decay.</summary>
+    public AdamOptions()
+        : this(1e-3f)
+    {
+    }
+
     /// <summary>AdamW with PyTorch's defaults (λ = 0.01).</summary>
     /// <param name="learningRate">lr.</param>
     /// <param name="weightDecay">λ.</param>
@@ -63,10 +73,21 @@ public static class Adam
 
         Optimizers.Check(options);
 
+        // Every tensor is read and written element by element in one pass, so any shared memory between two of them
+        // (a gradient that aliases a moment, the AMSGrad maximum that aliases the parameters) changes the result.
         Guard.NoOverlap(parameters, gradients, nameof(parameters), nameof(gradients));
         Guard.NoOverlap(parameters, firstMoment, nameof(parameters), nameof(firstMoment));
         Guard.NoOverlap(parameters, secondMoment, nameof(parameters), nameof(secondMoment));
+        Guard.NoOverlap(gradients, firstMoment, nameof(gradients), nameof(firstMoment));
+        Guard.NoOverlap(gradients, secondMoment, nameof(gradients), nameof(secondMoment));
         Guard.NoOverlap(firstMoment, secondMoment, nameof(firstMoment), nameof(secondMoment));
+        if (options.AmsGrad)
+        {
+            Guard.NoOverlap(parameters, maxSecondMoment, nameof(parameters), nameof(maxSecondMoment));
+            Guard.NoOverlap(gradients, maxSecondMoment, nameof(gradients), nameof(maxSecondMoment));
+            Guard.NoOverlap(firstMoment, maxSecondMoment, nameof(firstMoment), nameof(maxSecondMoment));
+            Guard.NoOverlap(secondMoment, maxSecondMoment, nameof(secondMoment), nameof(maxSecondMoment));
+        }
 
         var scalars = Scalars.For(options, step);
         fixed (float* p = parameters, g = gradients, m = firstMoment, v = secondMoment, vMax = maxSecondMoment)

@@ -8,13 +8,23 @@ using Kernels.Validation;
 
 namespace Kernels;
 
-/// <summary>Hyper-parameters of <see cref="Sgd"/>, named and defaulted as PyTorch's <c>torch.optim.SGD</c>.</summary>
+/// <summary>
+/// Hyper-parameters of <see cref="Sgd"/>, named and defaulted as PyTorch's <c>torch.optim.SGD</c> (lr = 1e-3 since
+/// PyTorch 2.0): <c>new SgdOptions()</c> has those defaults. lr, momentum and weight decay must be non-negative.
+/// </summary>
 /// <param name="LearningRate">lr.</param>
 /// <param name="Momentum">μ; 0 disables the momentum buffer.</param>
 /// <param name="Dampening">τ, applied from the second step on.</param>
 /// <param name="WeightDecay">λ, L2 added to the gradient.</param>
 /// <param name="Nesterov">Use Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
-public readonly record struct SgdOptions(float LearningRate, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false);
+public readonly record struct SgdOptions(float LearningRate = 1e-3f, float Momentum = 0f, float Dampening = 0f, float WeightDecay = 0f, bool Nesterov = false)
+{
+    /// <summary>PyTorch's defaults: lr = 1e-3, no momentum, dampening or weight decay.</summary>
+    public SgdOptions()
+        : this(1e-3f)
+    {
+    }
+}
 
 /// <summary>
 /// One fused SGD step per parameter tensor, PyTorch's formula and state layout:

@@ -76,7 +76,7 @@ internal static class Guard
     {
         if (Overlaps(input, output, out _))
         {
-            throw new ArgumentException($"{outputName} overlaps {inputName}; this kernel cannot run in place.", outputName);
+            throw new ArgumentException($"{outputName} (length {output.Length}) overlaps {inputName} (length {input.Length}); this kernel needs them in separate memory.", outputName);
         }
     }
 

@@ -266,6 +266,77 @@ public class DeviceMlpTests
         });
     }
 
+    [Fact]
+    public void Backward_undoes_the_dropout_its_forward_applied_even_if_the_property_changed_since()
+    {
+        BackendVariants.ForEach(backend =>
+        {
+            const int Batch = 6;
+            DenseLayer[] layers = [new(5, 16, Activation.Relu), new(16, 16, Activation.Tanh), new(16, 2, Activation.Identity)];
+            var host = new Mlp(layers, Batch);
+            Initializers.KaimingUniform(host.Weights(0), 5, 16, 1);
+            Initializers.XavierUniform(host.Weights(1), 16, 16, 2);
+            Initializers.XavierUniform(host.Weights(2), 16, 2, 3);
+            var x = Gens.Fill(Batch * 5, 3, 1f);
+            float[] Gradients(float forwardDropout, float backwardDropout)
+            {
+                using var net = new DeviceMlp(backend, layers, Batch, forwardDropout);
+                net.CopyParametersFrom(host.Parameters);
+                using var input = backend.Upload(x);
+                net.Forward(input, Batch, training: true, dropoutSeed: 77);
+                using var grad = backend.Upload(Gens.Fill(Batch * 2, 4, 1f));
+                net.HiddenDropout = backwardDropout;
+                net.Backward(input, grad, Batch);
+                var gradients = new float[net.ParameterCount];
+                net.CopyGradientsTo(gradients);
+                return gradients;
+            }
+
+            Assert.Equal(Gradients(0.3f, 0.3f), Gradients(0.3f, 0f));
+            Assert.Equal(Gradients(0.3f, 0.3f), Gradients(0.3f, 0.7f));
+            Assert.Equal(Gradients(0f, 0f), Gradients(0f, 0.5f));
+            Assert.NotEqual(Gradients(0.3f, 0.3f), Gradients(0f, 0f));
+        });
+    }
+
+    [Fact]
+    public void A_network_used_by_two_threads_at_once_throws_instead_of_mixing_batches()
+    {
+        // On the CPU backend each call runs the span kernels, long enough at this size that two threads released
+        // together overlap inside one.
+        using var backend = new CpuBackend(new GemmOptions(1));
+        const int Batch = 256;
+        using var net = new DeviceMlp(backend, [new(512, 1024, Activation.Relu), new(1024, 512, Activation.Relu)], Batch);
+        using var x = backend.Upload(Gens.Fill(Batch * 512, 1, 1f));
+        using var gradOutput = backend.Upload(Gens.Fill(Batch * 512, 2, 1f));
+        var rejected = 0;
+        using var start = new System.Threading.Barrier(2);
+        void Worker()
+        {
+            for (var round = 0; round < 10; round++)
+            {
+                start.SignalAndWait();
+                try
+                {
+                    net.Forward(x, Batch);
+                    net.Backward(x, gradOutput, Batch);
+                    net.SgdStep(new SgdOptions(0.01f), firstStep: true);
+                }
+                catch (InvalidOperationException e) when (e.Message.Contains("one thread at a time", StringComparison.Ordinal))
+                {
+                    System.Threading.Interlocked.Increment(ref rejected);
+                }
+            }
+        }
+
+        var other = new System.Threading.Thread(Worker);
+        other.Start();
+        Worker();
+        other.Join();
+        Assert.True(rejected > 0, "two threads ran one DeviceMlp at the same moment and neither was told");
+        net.Forward(x, Batch);
+    }
+
     /// <summary>Bit for bit on the CPU backend (the host network's own kernels); within float rounding on a device.</summary>
     private static void AssertClose(ComputeBackend backend, float[] expect, float[] got, string what)
     {

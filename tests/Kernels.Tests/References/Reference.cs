@@ -73,7 +73,7 @@ public static class Reference
         switch (act.Kind)
         {
             case ActivationKind.Identity: return 1;
-            case ActivationKind.Relu: return z > 0 ? 1 : 0;
+            case ActivationKind.Relu: return z <= 0 ? 0 : 1;
             case ActivationKind.LeakyRelu: return z > 0 ? 1 : act.Parameter;
             case ActivationKind.Sigmoid: { var s = Sigmoid(z); return s * (1 - s); }
             case ActivationKind.Tanh: { var t = Math.Tanh(z); return 1 - (t * t); }
