@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using FsCheck;
 using FsCheck.Fluent;
+using Microsoft.FSharp.Core;
 
 namespace Kernels.Tests.Infrastructure;
 
@@ -58,9 +59,34 @@ public static class Gens
         return a;
     }
 
-    public static Config Config(int maxTest = 100) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(maxTest);
+    /// <summary>The variable that replays a failed run's properties: set it to the seed a failure message prints.</summary>
+    public const string SeedVariable = "KERNELS_FSCHECK_SEED";
 
-    /// <summary>Runs a property with the shared config.</summary>
-    public static void Check<T>(Gen<T> gen, Action<T> body, int maxTest = 100) =>
-        FsCheck.Check.One(Config(maxTest), Prop.ForAll(Arb.From(gen), body));
+    /// <summary>
+    /// The seed of this process's properties: <see cref="SeedVariable"/> when set, else a fresh random one. Every
+    /// property starts its generator from it, so one number in a failure message replays that failure exactly.
+    /// </summary>
+    public static readonly ulong RunSeed = ParseSeed(Environment.GetEnvironmentVariable(SeedVariable));
+
+    public static Config Config(int maxTest = 100) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(maxTest)
+        .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(RunSeed), FSharpOption<int>.None)));
+
+    /// <summary>Runs a property with the shared config; a failure's message says how to replay it.</summary>
+    public static void Check<T>(Gen<T> gen, Action<T> body, int maxTest = 100)
+    {
+        try
+        {
+            FsCheck.Check.One(Config(maxTest), Prop.ForAll(Arb.From(gen), body));
+        }
+        catch (Exception e)
+        {
+            throw new PropertyFailedException($"{e.Message}\nReplay with {SeedVariable}={RunSeed}.", e);
+        }
+    }
+
+    internal static ulong ParseSeed(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? (ulong)System.Random.Shared.NextInt64() : ulong.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>A falsified property, with the seed that replays it.</summary>
+    public sealed class PropertyFailedException(string message, Exception inner) : Exception(message, inner);
 }
