@@ -12,7 +12,8 @@ namespace Kernels.Demo;
 /// <summary>
 /// The demo: trains the classic from-scratch networks with the library's kernels and prints one table.
 /// With no network names it runs them all; name one or more to run only those; `info` prints the
-/// instruction-set path. Exit codes: 0 success, 1 a promised check failed, 2 bad command line.
+/// instruction-set path. Exit codes: 0 success, 1 a promised check failed (a ✗ in the table), 2 bad command line,
+/// 3 a data file that is missing, unreadable or malformed.
 /// </summary>
 public static class Program
 {
@@ -130,6 +131,13 @@ public static class Program
                     results.Add(result);
                 }
             }
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            // A corrupt file (InvalidDataException), a partial data set (FileNotFoundException) or an unreadable one is
+            // the user's to fix, so it gets its message and an exit code, not a stack trace and an abort.
+            error.WriteLine($"error: {e.Message}");
+            return 3;
         }
         finally
         {

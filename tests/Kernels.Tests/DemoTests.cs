@@ -130,13 +130,29 @@ public sealed class DemoTests : IDisposable
         File.WriteAllBytes(notGzip, raw);
         AssertRejects(notGzip, "gzip", p => Idx.ReadImages(p));
 
+        // A header that promises more than the caller's limit is refused before anything is allocated for it.
+        AssertRejects(Write("huge.gz", Raw([1000, 28, 28], body)), "describe more than", p => Idx.ReadImages(p, maxElements: 100_000));
+
         // Images and labels that disagree in count.
-        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [2, 3, 3], body);
+        var images = new byte[2 * 28 * 28];
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [2, 28, 28], images);
         WriteIdx(Path.Combine(_directory, "train-labels-idx1-ubyte.gz"), [3], [1, 2, 3]);
-        WriteIdx(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz"), [2, 3, 3], body);
+        WriteIdx(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz"), [2, 28, 28], images);
         WriteIdx(Path.Combine(_directory, "t10k-labels-idx1-ubyte.gz"), [2], [1, 2]);
         var mismatch = Assert.Throws<InvalidDataException>(() => FashionMnist.TryLoad(_directory));
         Assert.Contains("2 images but 3 labels", mismatch.Message);
+
+        // Images of another size are not Fashion-MNIST.
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [2, 3, 3], body);
+        WriteIdx(Path.Combine(_directory, "train-labels-idx1-ubyte.gz"), [2], [1, 2]);
+        var size = Assert.Throws<InvalidDataException>(() => FashionMnist.TryLoad(_directory));
+        Assert.Contains("images are 3×3", size.Message);
+        Assert.Contains("train-images-idx3-ubyte.gz", size.Message);
+
+        // One file of four missing: say which, rather than that there are no files.
+        File.Delete(Path.Combine(_directory, "t10k-labels-idx1-ubyte.gz"));
+        var missing = Assert.Throws<FileNotFoundException>(() => FashionMnist.TryLoad(_directory));
+        Assert.Contains("missing: t10k-labels-idx1-ubyte.gz", missing.Message);
 
         static void AssertRejects(string path, string fragment, Action<string> read)
         {
@@ -144,6 +160,87 @@ public sealed class DemoTests : IDisposable
             Assert.Contains(Path.GetFileName(path), e.Message);
             Assert.Contains(fragment, e.Message);
         }
+    }
+
+    [Fact]
+    public void Idx_loader_reads_a_gzip_bomb_in_bounded_memory()
+    {
+        // 256 MiB of zeros after a valid 2-image header compresses to a quarter of a megabyte; the old loader
+        // inflated all of it into memory before it looked at the header.
+        var path = Path.Combine(_directory, "bomb.gz");
+        using (var file = File.Create(path))
+        using (var gzip = new GZipStream(file, CompressionLevel.Optimal))
+        {
+            gzip.Write(Raw([2, 28, 28], new byte[2 * 28 * 28]));
+            var zeros = new byte[1 << 20];
+            for (var i = 0; i < 256; i++)
+            {
+                gzip.Write(zeros);
+            }
+        }
+
+        Assert.True(new FileInfo(path).Length < 1 << 20);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => Idx.ReadImages(path));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("holds more than", e.Message);
+        Assert.True(allocated < 4 << 20, $"reading the bomb allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
+    public void Demo_reports_a_malformed_or_partial_data_set_with_exit_code_3()
+    {
+        var (console, _) = Console();
+        var error = new StringWriter();
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [2, 28, 28], new byte[2 * 28 * 28]);
+        Assert.Equal(3, Program.Run(["fashion-mnist", "--fashion-dir", _directory], console, error));
+        Assert.Contains("missing: train-labels-idx1-ubyte.gz", error.ToString());
+
+        foreach (var name in FashionMnist.FileNames)
+        {
+            File.WriteAllBytes(Path.Combine(_directory, name), [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]);
+        }
+
+        error = new StringWriter();
+        Assert.Equal(3, Program.Run(["fashion-mnist", "--fashion-dir", _directory], console, error));
+        Assert.Contains("train-images-idx3-ubyte.gz", error.ToString());
+        Assert.StartsWith("error: ", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Demo_fails_the_process_when_a_network_misses_its_promise()
+    {
+        // Labels that no image predicts: the 784-100-10 network cannot reach test ≥ 0.87 on them in its 10 epochs.
+        const int Count = 60;
+        var random = new System.Random(3);
+        var pixels = new byte[Count * 28 * 28];
+        random.NextBytes(pixels);
+        var trainLabels = Enumerable.Range(0, Count).Select(_ => (byte)random.Next(10)).ToArray();
+        var testLabels = Enumerable.Range(0, Count).Select(_ => (byte)random.Next(10)).ToArray();
+        WriteIdx(Path.Combine(_directory, "train-images-idx3-ubyte.gz"), [Count, 28, 28], pixels);
+        WriteIdx(Path.Combine(_directory, "train-labels-idx1-ubyte.gz"), [Count], trainLabels);
+        WriteIdx(Path.Combine(_directory, "t10k-images-idx3-ubyte.gz"), [Count, 28, 28], pixels);
+        WriteIdx(Path.Combine(_directory, "t10k-labels-idx1-ubyte.gz"), [Count], testLabels);
+
+        var (console, output) = Console();
+        Assert.Equal(1, Program.Run(["fashion-mnist", "--fashion-dir", _directory, "--threads", "1"], console, new StringWriter()));
+        Assert.Contains("test ≥ 0.87 ✗", output.ToString());
+
+        // A shorter run than the promise is for is shown as unchecked and does not fail.
+        (console, output) = Console();
+        Assert.Equal(0, Program.Run(["fashion-mnist", "--fashion-dir", _directory, "--threads", "1", "--epochs", "2"], console, new StringWriter()));
+        Assert.Contains("not checked", output.ToString());
+    }
+
+    [Fact]
+    public void Spiral_device_falls_back_to_the_cpu_when_opencl_fails_after_it_was_detected()
+    {
+        var (console, output) = Console();
+        var settings = new RunSettings(console, Seed: 1, Epochs: 1000, BatchSize: 128, FashionDirectory: _directory);
+        var result = DeviceNetwork.Run(settings, () => throw new DllNotFoundException("libOpenCL.so.1 vanished"));
+        Assert.False(result.Failed, result.Expectation);
+        Assert.Contains("CPU", result.Network);
+        Assert.Contains(Kernels.Compute.OpenClBackend.IsAvailable(out _) ? "could not be opened (libOpenCL.so.1 vanished)" : "no OpenCL device", output.ToString());
     }
 
     [Theory]
