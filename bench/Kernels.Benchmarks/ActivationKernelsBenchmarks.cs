@@ -123,7 +123,7 @@ public class ActivationBackwardBiasGradientBenchmarks : IThroughput
     private float[] _biasGradient = [];
     private float[] _tmp = [];
 
-    [Params(ActivationKind.Sigmoid, ActivationKind.Tanh)]
+    [Params(ActivationKind.Relu, ActivationKind.Sigmoid, ActivationKind.Tanh)]
     public ActivationKind Function { get; set; }
 
     [Params("128x100", "1050x131", "4096x1025")]
