@@ -44,6 +44,86 @@ public static class Dropout
         Apply(gradOutput, gradInput, p, seed);
     }
 
+    /// <summary>
+    /// Channel-wise dropout (PyTorch's <c>Dropout2d</c>) on NCHW: each of the N·C planes of <paramref name="planeSize"/>
+    /// elements is kept whole with probability 1 − p and scaled by 1/(1 − p), or zeroed whole. Plane k's decision is
+    /// the elementwise mask's decision for element k (<see cref="Mask"/> of length N·C gives the planes' scales), so
+    /// <see cref="Backward2d"/> regenerates it from the seed. May run in place.
+    /// </summary>
+    /// <param name="input">x, shape [N, C, H, W] (planes·planeSize elements).</param>
+    /// <param name="output">y, the same shape.</param>
+    /// <param name="planeSize">H·W, at least 1.</param>
+    /// <param name="p">The drop probability in [0, 1].</param>
+    /// <param name="seed">The mask's key.</param>
+    public static void Forward2d(ReadOnlySpan<float> input, Span<float> output, int planeSize, float p, ulong seed)
+    {
+        Check(input, output, p, nameof(input), nameof(output));
+        ApplyPlanes(input, output, planeSize, p, seed);
+    }
+
+    /// <summary>gradInput = gradOutput with the forward's planes dropped and the kept ones scaled. May run in place.</summary>
+    /// <param name="gradOutput">∂L/∂y, shape [N, C, H, W].</param>
+    /// <param name="gradInput">∂L/∂x, the same shape.</param>
+    /// <param name="planeSize">The forward's H·W.</param>
+    /// <param name="p">The forward's drop probability.</param>
+    /// <param name="seed">The forward's seed.</param>
+    public static void Backward2d(ReadOnlySpan<float> gradOutput, Span<float> gradInput, int planeSize, float p, ulong seed)
+    {
+        Check(gradOutput, gradInput, p, nameof(gradOutput), nameof(gradInput));
+        ApplyPlanes(gradOutput, gradInput, planeSize, p, seed);
+    }
+
+    private static void ApplyPlanes(ReadOnlySpan<float> input, Span<float> output, int planeSize, float p, ulong seed)
+    {
+        if (planeSize < 1 || input.Length % planeSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(planeSize), planeSize, $"planeSize must be positive and divide the {input.Length} elements into whole planes.");
+        }
+
+        if (p == 0f || p == 1f)
+        {
+            Apply(input, output, p, seed);
+            return;
+        }
+
+        var (threshold, scale) = KeepRule(p);
+        var planes = input.Length / planeSize;
+        for (var k = 0; k < planes; k++)
+        {
+            var from = input.Slice(k * planeSize, planeSize);
+            var to = output.Slice(k * planeSize, planeSize);
+            if (Philox.Element(seed, 0, k) >= threshold)
+            {
+                // Kept: one vector multiply over the plane (TensorPrimitives would do the same; the library has no
+                // dependency, so the Vector<T> loop is written out).
+                Scale(from, to, scale);
+            }
+            else
+            {
+                to.Clear();
+            }
+        }
+    }
+
+    private static void Scale(ReadOnlySpan<float> from, Span<float> to, float scale)
+    {
+        var i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var width = System.Numerics.Vector<float>.Count;
+            var s = new System.Numerics.Vector<float>(scale);
+            for (; i + width <= from.Length; i += width)
+            {
+                (new System.Numerics.Vector<float>(from[i..]) * s).CopyTo(to[i..]);
+            }
+        }
+
+        for (; i < from.Length; i++)
+        {
+            to[i] = from[i] * scale;
+        }
+    }
+
     /// <summary>Writes the scaled mask itself: 1/(1 − p) where kept, 0 where dropped.</summary>
     /// <param name="mask">Destination, any length.</param>
     /// <param name="p">The drop probability in [0, 1].</param>

@@ -34,14 +34,23 @@ internal static class ParallelSlices
     /// <summary>Runs <paramref name="work"/> over [0, length) on up to <paramref name="threads"/> threads.</summary>
     public static void Run<TWork>(in TWork work, int length, int threads)
         where TWork : struct, ISliceWork
+        => Run(work, length, threads, MinLength, Granule);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> over [0, length) items on up to <paramref name="threads"/> threads, in slices of
+    /// whole multiples of <paramref name="granule"/> items, and on the calling thread alone below <paramref name="minLength"/>
+    /// items. Items are whatever the work splits by (elements, or whole images of a convolution).
+    /// </summary>
+    public static void Run<TWork>(in TWork work, int length, int threads, int minLength, int granule)
+        where TWork : struct, ISliceWork
     {
-        if (threads <= 1 || length < MinLength)
+        if (threads <= 1 || length < minLength)
         {
             work.Run(0, length);
             return;
         }
 
-        var chunk = (((length + threads - 1) / threads) + Granule - 1) / Granule * Granule;
+        var chunk = (((length + threads - 1) / threads) + granule - 1) / granule * granule;
         var job = SliceJob<TWork>.Rent();
         job.Set(work, length, chunk, Isa.Active);
         try

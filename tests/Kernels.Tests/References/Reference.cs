@@ -6,7 +6,7 @@ namespace Kernels.Tests.References;
 /// Naive float64 references: plain loops, written for reading, not speed. Each public kernel is tested
 /// against the function here that shares its name.
 /// </summary>
-public static class Reference
+public static partial class Reference
 {
     public static double Erf(double x)
     {

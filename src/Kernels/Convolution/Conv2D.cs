@@ -1,0 +1,565 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Kernels.Activations;
+using Kernels.Elementwise;
+using Kernels.Simd;
+using Kernels.Threading;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>
+/// 2-D convolution over NCHW tensors (PyTorch's <c>nn.Conv2d</c>: cross-correlation, zero padding, stride and
+/// dilation), forward beside backward, as one GEMM per pass over the whole batch.
+/// <para>
+/// Forward: im2col unfolds every image into <c>columns</c> [C·KH·KW, N·OH·OW]; one GEMM computes
+/// [OC, C·KH·KW]·columns = [OC, N·OH·OW] into <c>scratch</c>; one pass permutes that to NCHW while it adds the bias
+/// and applies the activation. One large GEMM instead of N small ones keeps the micro-kernel on long rows
+/// (N·OH·OW = 36 864 for the seed CNN's first layer at batch 64, against 576 per image), and the permute is the
+/// epilogue the bias needs anyway, since a convolution's bias is per row of that product, not per column.
+/// </para>
+/// <para>
+/// Backward: dZ = dA ⊙ act'(saved) is permuted back to [OC, N·OH·OW] in one pass; db sums its rows; dW = dZ·columnsᵀ
+/// is one GEMM with the whole batch as its inner dimension (no per-image accumulation, so the sum order is fixed);
+/// dcolumns = Wᵀ·dZ overwrites <c>columns</c>, and col2im adds each patch back into dX. Every step splits over
+/// images or over the GEMM's rows and columns, never over a sum, so results are bitwise identical for any
+/// thread count. Allocation-free: the caller owns every buffer (<see cref="Conv2DShape.ColumnsLength"/>,
+/// <see cref="Conv2DShape.ScratchLength"/>).
+/// </para>
+/// </summary>
+public static class Conv2D
+{
+    // Below this many elements per pass (im2col, permute, col2im) one thread does it: the fork costs more.
+    private const int ParallelElements = 1 << 15;
+
+    /// <summary>
+    /// output = act(conv(input, weights) + bias). Enough for the backward when <see cref="Activation.Saved"/> is
+    /// Output (ReLU, sigmoid, tanh, ELU, identity); keep <c>columns</c> for <see cref="Backward"/>.
+    /// </summary>
+    /// <param name="input">X, shape [N, C, H, W].</param>
+    /// <param name="weights">W, shape [OC, C, KH, KW].</param>
+    /// <param name="bias">b, shape [OC], or empty for none.</param>
+    /// <param name="columns">im2col of X, <see cref="Conv2DShape.ColumnsLength"/> floats, overwritten; Backward reads it.</param>
+    /// <param name="scratch">Workspace, <see cref="Conv2DShape.ScratchLength"/> floats, overwritten.</param>
+    /// <param name="output">A, shape [N, OC, OH, OW], overwritten.</param>
+    /// <param name="shape">The geometry.</param>
+    /// <param name="activation">act, applied in the permute pass.</param>
+    /// <param name="options">GEMM threads; the unfold and permute passes split over images with the same count.</param>
+    public static void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, Span<float> columns, Span<float> scratch, Span<float> output, in Conv2DShape shape, Activation activation = default, GemmOptions options = default)
+        => Forward(input, weights, bias, columns, scratch, default, output, shape, activation, options);
+
+    /// <summary>
+    /// The forward that also keeps Z = conv(input, weights) + bias, for activations whose backward reads the input
+    /// (GELU, SiLU, softplus, leaky ReLU): preActivation = Z and output = act(Z), both written by the permute pass.
+    /// </summary>
+    /// <param name="input">X, shape [N, C, H, W].</param>
+    /// <param name="weights">W, shape [OC, C, KH, KW].</param>
+    /// <param name="bias">b, shape [OC], or empty for none.</param>
+    /// <param name="columns">im2col of X, <see cref="Conv2DShape.ColumnsLength"/> floats, overwritten; Backward reads it.</param>
+    /// <param name="scratch">Workspace, <see cref="Conv2DShape.ScratchLength"/> floats, overwritten.</param>
+    /// <param name="preActivation">Z, shape [N, OC, OH, OW], overwritten; empty to skip.</param>
+    /// <param name="output">A, shape [N, OC, OH, OW], overwritten.</param>
+    /// <param name="shape">The geometry.</param>
+    /// <param name="activation">act.</param>
+    /// <param name="options">GEMM threads.</param>
+    public static unsafe void Forward(ReadOnlySpan<float> input, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias, Span<float> columns, Span<float> scratch, Span<float> preActivation, Span<float> output, in Conv2DShape shape, Activation activation, GemmOptions options = default)
+    {
+        shape.Validate();
+        var threads = ParallelSlices.Resolve(options.Threads, nameof(options));
+        input = Tensor(input, shape.InputLength, nameof(input), "[N, C, H, W]", shape);
+        weights = Tensor(weights, shape.WeightLength, nameof(weights), "[OC, C, KH, KW]", shape);
+        var columnsUsed = Tensor(columns, shape.ColumnsLength, nameof(columns), "[C·KH·KW, N·OH·OW]", shape);
+        var scratchUsed = Tensor(scratch, shape.ScratchLength, nameof(scratch), "[OC, N·OH·OW]", shape);
+        var outputUsed = Tensor(output, shape.OutputLength, nameof(output), "[N, OC, OH, OW]", shape);
+        if (!bias.IsEmpty)
+        {
+            Guard.HasLength(bias.Length, shape.OutChannels, nameof(bias), "one per output channel, or empty for none");
+        }
+
+        var preUsed = preActivation.IsEmpty ? preActivation : Tensor(preActivation, shape.OutputLength, nameof(preActivation), "[N, OC, OH, OW]", shape);
+        // Every output is written while some input is still to be read, and each output once: none may share memory.
+        foreach (var (written, writtenName) in new[] { (0, nameof(columns)), (1, nameof(scratch)), (2, nameof(preActivation)), (3, nameof(output)) })
+        {
+            Span<float> w = written switch { 0 => columnsUsed, 1 => scratchUsed, 2 => preUsed, _ => outputUsed };
+            Guard.NoOverlap(input, w, nameof(input), writtenName);
+            Guard.NoOverlap(weights, w, nameof(weights), writtenName);
+            Guard.NoOverlap(bias, w, nameof(bias), writtenName);
+            for (var other = written + 1; other < 4; other++)
+            {
+                Span<float> o = other switch { 1 => scratchUsed, 2 => preUsed, _ => outputUsed };
+                Guard.NoOverlap(w, o, writtenName, other switch { 1 => nameof(scratch), 2 => nameof(preActivation), _ => nameof(output) });
+            }
+        }
+
+        var count = shape.Batch * shape.OutHeight * shape.OutWidth;
+        fixed (float* x = input, cols = columnsUsed)
+        {
+            ParallelSlices.Run(new Im2Col(shape, x, cols), shape.Batch, Threads(threads, shape.ColumnsLength), 2, 1);
+        }
+
+        Sgemm.Multiply(Transpose.None, Transpose.None, shape.OutChannels, count, shape.PatchLength, 1f, weights, shape.PatchLength, columnsUsed, count, 0f, scratchUsed, count, options);
+        var visitor = new ForwardVisitor(scratchUsed, bias, preUsed, outputUsed, shape, Threads(threads, shape.OutputLength));
+        ActivationDispatch.Accept(activation, ref visitor);
+    }
+
+    /// <summary>
+    /// The backward pass: dZ = dA ⊙ act'(saved); db (+)= Σ over images and positions of dZ; dW (+)= dZ·columnsᵀ; and,
+    /// unless <paramref name="gradInput"/> is empty, dX = col2im(Wᵀ·dZ), which overwrites <paramref name="columns"/>.
+    /// dW and db overwrite by default and accumulate with <paramref name="accumulate"/>; dX always overwrites.
+    /// </summary>
+    /// <param name="columns">The forward's im2col of X; consumed (overwritten) when dX is computed.</param>
+    /// <param name="weights">W, shape [OC, C, KH, KW].</param>
+    /// <param name="saved">A (the forward's output) or Z per <see cref="Activation.Saved"/>, shape [N, OC, OH, OW].</param>
+    /// <param name="gradOutput">dA, shape [N, OC, OH, OW].</param>
+    /// <param name="scratch">Workspace, <see cref="Conv2DShape.ScratchLength"/> floats, overwritten.</param>
+    /// <param name="gradWeights">dW, shape [OC, C, KH, KW].</param>
+    /// <param name="gradBias">db, shape [OC], or empty for a layer without bias.</param>
+    /// <param name="gradInput">dX, shape [N, C, H, W], or empty for the first layer.</param>
+    /// <param name="shape">The forward's geometry.</param>
+    /// <param name="activation">The forward's act.</param>
+    /// <param name="accumulate">Add into dW and db instead of overwriting them.</param>
+    /// <param name="options">GEMM threads.</param>
+    public static unsafe void Backward(Span<float> columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> saved, ReadOnlySpan<float> gradOutput, Span<float> scratch, Span<float> gradWeights, Span<float> gradBias, Span<float> gradInput, in Conv2DShape shape, Activation activation = default, bool accumulate = false, GemmOptions options = default)
+    {
+        shape.Validate();
+        var threads = ParallelSlices.Resolve(options.Threads, nameof(options));
+        var columnsUsed = Tensor(columns, shape.ColumnsLength, nameof(columns), "[C·KH·KW, N·OH·OW]", shape);
+        weights = Tensor(weights, shape.WeightLength, nameof(weights), "[OC, C, KH, KW]", shape);
+        saved = Tensor(saved, shape.OutputLength, nameof(saved), "[N, OC, OH, OW]", shape);
+        gradOutput = Tensor(gradOutput, shape.OutputLength, nameof(gradOutput), "[N, OC, OH, OW]", shape);
+        var scratchUsed = Tensor(scratch, shape.ScratchLength, nameof(scratch), "[OC, N·OH·OW]", shape);
+        var gradWeightsUsed = Tensor(gradWeights, shape.WeightLength, nameof(gradWeights), "[OC, C, KH, KW]", shape);
+        if (!gradBias.IsEmpty)
+        {
+            Guard.HasLength(gradBias.Length, shape.OutChannels, nameof(gradBias), "one per output channel, or empty for a layer without bias");
+        }
+
+        var gradInputUsed = gradInput.IsEmpty ? gradInput : Tensor(gradInput, shape.InputLength, nameof(gradInput), "[N, C, H, W]", shape);
+
+        // columns is read by dW and then, when dX is asked for, written by Wᵀ·dZ; everything else is read-only or
+        // written once, so any shared memory between an output and a later-read input changes the result.
+        foreach (var (written, writtenName) in new[] { (0, nameof(scratch)), (1, nameof(gradWeights)), (2, nameof(gradBias)), (3, nameof(gradInput)) })
+        {
+            Span<float> w = written switch { 0 => scratchUsed, 1 => gradWeightsUsed, 2 => gradBias, _ => gradInputUsed };
+            Guard.NoOverlap(columnsUsed, w, nameof(columns), writtenName);
+            Guard.NoOverlap(weights, w, nameof(weights), writtenName);
+            Guard.NoOverlap(saved, w, nameof(saved), writtenName);
+            Guard.NoOverlap(gradOutput, w, nameof(gradOutput), writtenName);
+            for (var other = written + 1; other < 4; other++)
+            {
+                Span<float> o = other switch { 1 => gradWeightsUsed, 2 => gradBias, _ => gradInputUsed };
+                Guard.NoOverlap(w, o, writtenName, other switch { 1 => nameof(gradWeights), 2 => nameof(gradBias), _ => nameof(gradInput) });
+            }
+        }
+
+        var count = shape.Batch * shape.OutHeight * shape.OutWidth;
+        var visitor = new BackwardVisitor(gradOutput, saved, scratchUsed, shape, Threads(threads, shape.OutputLength));
+        ActivationDispatch.Accept(activation, ref visitor);
+        if (!gradBias.IsEmpty)
+        {
+            var sums = new RowSums(scratchUsed, gradBias, shape.OutChannels, count, accumulate);
+            IsaDispatch.Run(ref sums, count);
+        }
+
+        Sgemm.Multiply(Transpose.None, Transpose.Transposed, shape.OutChannels, shape.PatchLength, count, 1f, scratchUsed, count, columnsUsed, count, accumulate ? 1f : 0f, gradWeightsUsed, shape.PatchLength, options);
+        if (gradInputUsed.IsEmpty)
+        {
+            return;
+        }
+
+        Sgemm.Multiply(Transpose.Transposed, Transpose.None, shape.PatchLength, count, shape.OutChannels, 1f, weights, shape.PatchLength, scratchUsed, count, 0f, columnsUsed, count, options);
+        fixed (float* cols = columnsUsed, dx = gradInputUsed)
+        {
+            ParallelSlices.Run(new Col2Im(shape, cols, dx), shape.Batch, Threads(threads, shape.ColumnsLength), 2, 1);
+        }
+    }
+
+    private static int Threads(int threads, int elements) => elements < ParallelElements ? 1 : threads;
+
+    private static Span<float> Tensor(Span<float> span, int length, string name, string layout, Conv2DShape shape)
+    {
+        if (span.Length < length)
+        {
+            throw new ArgumentException($"{name} has {span.Length} elements but {layout} of {shape} needs {length}.", name);
+        }
+
+        return span[..length];
+    }
+
+    private static ReadOnlySpan<float> Tensor(ReadOnlySpan<float> span, int length, string name, string layout, Conv2DShape shape)
+    {
+        if (span.Length < length)
+        {
+            throw new ArgumentException($"{name} has {span.Length} elements but {layout} of {shape} needs {length}.", name);
+        }
+
+        return span[..length];
+    }
+
+    /// <summary>
+    /// Unfolds images [start, start + length): row (c·KH + i)·KW + j of the columns holds, at column n·OH·OW + oh·OW + ow,
+    /// X[n, c, oh·sH − pH + i·dH, ow·sW − pW + j·dW], or 0 in the padding. With stride 1 each output row's span is one
+    /// contiguous copy of an input row, with zeros only where the kernel overhangs the edges.
+    /// </summary>
+    private readonly unsafe struct Im2Col(Conv2DShape shape, float* input, float* columns) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
+            var count = (long)s.Batch * oh * ow;
+            for (var n = start; n < start + length; n++)
+            {
+                for (var c = 0; c < s.InChannels; c++)
+                {
+                    var plane = input + ((((long)n * s.InChannels) + c) * h * w);
+                    for (var i = 0; i < s.KernelHeight; i++)
+                    {
+                        for (var j = 0; j < s.KernelWidth; j++)
+                        {
+                            var row = (((long)c * s.KernelHeight) + i) * s.KernelWidth + j;
+                            var dest = columns + (row * count) + ((long)n * oh * ow);
+                            var colOffset = (j * s.DilationWidth) - s.PaddingWidth;
+                            var (first, end) = ValidRange(colOffset, s.StrideWidth, w, ow);
+                            for (var y = 0; y < oh; y++)
+                            {
+                                var line = new Span<float>(dest + ((long)y * ow), ow);
+                                var ih = (y * s.StrideHeight) - s.PaddingHeight + (i * s.DilationHeight);
+                                if ((uint)ih >= (uint)h || first >= end)
+                                {
+                                    line.Clear();
+                                    continue;
+                                }
+
+                                var source = plane + ((long)ih * w);
+                                line[..first].Clear();
+                                line[end..].Clear();
+                                if (s.StrideWidth == 1)
+                                {
+                                    new ReadOnlySpan<float>(source + first + colOffset, end - first).CopyTo(line[first..end]);
+                                }
+                                else
+                                {
+                                    for (var x = first; x < end; x++)
+                                    {
+                                        line[x] = source[(x * s.StrideWidth) + colOffset];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Folds the column gradient back into dX for images [start, start + length): each image is cleared, then every
+    /// kernel tap adds its row in a fixed order (c, i, j, oh, ow), so the sums do not depend on the thread split.
+    /// </summary>
+    private readonly unsafe struct Col2Im(Conv2DShape shape, float* columns, float* gradInput) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
+            var count = (long)s.Batch * oh * ow;
+            new Span<float>(gradInput + ((long)start * s.InChannels * h * w), length * s.InChannels * h * w).Clear();
+            for (var n = start; n < start + length; n++)
+            {
+                for (var c = 0; c < s.InChannels; c++)
+                {
+                    var plane = gradInput + ((((long)n * s.InChannels) + c) * h * w);
+                    for (var i = 0; i < s.KernelHeight; i++)
+                    {
+                        for (var j = 0; j < s.KernelWidth; j++)
+                        {
+                            var row = (((long)c * s.KernelHeight) + i) * s.KernelWidth + j;
+                            var source = columns + (row * count) + ((long)n * oh * ow);
+                            var colOffset = (j * s.DilationWidth) - s.PaddingWidth;
+                            var (first, end) = ValidRange(colOffset, s.StrideWidth, w, ow);
+                            if (first >= end)
+                            {
+                                continue;
+                            }
+
+                            for (var y = 0; y < oh; y++)
+                            {
+                                var ih = (y * s.StrideHeight) - s.PaddingHeight + (i * s.DilationHeight);
+                                if ((uint)ih >= (uint)h)
+                                {
+                                    continue;
+                                }
+
+                                var line = source + ((long)y * ow);
+                                var dest = plane + ((long)ih * w);
+                                if (s.StrideWidth == 1)
+                                {
+                                    Add(line + first, dest + first + colOffset, end - first);
+                                }
+                                else
+                                {
+                                    for (var x = first; x < end; x++)
+                                    {
+                                        dest[(x * s.StrideWidth) + colOffset] += line[x];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The output columns x in [first, end) whose input column x·stride + offset lies in [0, width).</summary>
+    private static (int First, int End) ValidRange(int offset, int stride, int width, int outWidth)
+    {
+        // x·stride + offset ≥ 0  ⇔  x ≥ ⌈−offset / stride⌉;  x·stride + offset < width  ⇔  x ≤ ⌊(width − 1 − offset) / stride⌋.
+        var first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+        var last = width - 1 - offset;
+        var end = last < 0 ? 0 : Math.Min(outWidth, (last / stride) + 1);
+        return (Math.Min(first, outWidth), end);
+    }
+
+    /// <summary>destination[i] += source[i]; the spans are distinct rows of the column gradient and dX.</summary>
+    private static unsafe void Add(float* source, float* destination, int length)
+    {
+        var i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated)
+        {
+            var width = System.Numerics.Vector<float>.Count;
+            for (; i + width <= length; i += width)
+            {
+                System.Numerics.Vector.Store(System.Numerics.Vector.Load(destination + i) + System.Numerics.Vector.Load(source + i), destination + i);
+            }
+        }
+
+        for (; i < length; i++)
+        {
+            destination[i] += source[i];
+        }
+    }
+
+    private readonly ref struct ForwardVisitor(Span<float> scratch, ReadOnlySpan<float> bias, Span<float> preActivation, Span<float> output, Conv2DShape shape, int threads) : IActivationVisitor
+    {
+        private readonly Span<float> _scratch = scratch;
+        private readonly ReadOnlySpan<float> _bias = bias;
+        private readonly Span<float> _preActivation = preActivation;
+        private readonly Span<float> _output = output;
+
+        public unsafe void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
+        {
+            fixed (float* z = _scratch, b = _bias, p = _preActivation, a = _output)
+            {
+                var work = new PermuteForward<TAct>(activation, shape, z, b, p, a);
+                ParallelSlices.Run(work, shape.Batch, threads, 2, 1);
+            }
+        }
+    }
+
+    private readonly ref struct BackwardVisitor(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> saved, Span<float> scratch, Conv2DShape shape, int threads) : IActivationVisitor
+    {
+        private readonly ReadOnlySpan<float> _gradOutput = gradOutput;
+        private readonly ReadOnlySpan<float> _saved = saved;
+        private readonly Span<float> _scratch = scratch;
+
+        public unsafe void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
+        {
+            fixed (float* g = _gradOutput, s = _saved, d = _scratch)
+            {
+                var work = new PermuteBackward<TAct>(activation, shape, g, s, d);
+                ParallelSlices.Run(work, shape.Batch, threads, 2, 1);
+            }
+        }
+    }
+
+    /// <summary>Images [start, start + length): output[n, oc, :] = act(scratch[oc, n·OH·OW ..] + b[oc]), and Z kept when asked.</summary>
+    private readonly unsafe struct PermuteForward<TAct>(TAct activation, Conv2DShape shape, float* scratch, float* bias, float* preActivation, float* output) : ISliceWork
+        where TAct : struct, IActivationOperator
+    {
+        public void Run(int start, int length)
+        {
+            var loop = new Rows(this, start, length);
+            IsaDispatch.Run(ref loop, shape.OutHeight * shape.OutWidth);
+        }
+
+        private readonly struct Rows(PermuteForward<TAct> work, int start, int length) : IVectorLoop
+        {
+            public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+            {
+                var s = work.Shape;
+                var plane = s.OutHeight * s.OutWidth;
+                var count = (long)s.Batch * plane;
+                for (var n = start; n < start + length; n++)
+                {
+                    for (var oc = 0; oc < s.OutChannels; oc++)
+                    {
+                        var from = work.Scratch + (oc * count) + ((long)n * plane);
+                        var to = (((long)n * s.OutChannels) + oc) * plane;
+                        var b = work.Bias == null ? 0f : work.Bias[oc];
+                        var keep = work.PreActivation == null ? null : work.PreActivation + to;
+                        BiasActivateRow<TAct, TVec>(work.Activation, ref *from, b, keep, ref *(work.Output + to), (nuint)plane);
+                    }
+                }
+            }
+        }
+
+        private TAct Activation => activation;
+
+        private Conv2DShape Shape => shape;
+
+        private float* Scratch => scratch;
+
+        private float* Bias => bias;
+
+        private float* PreActivation => preActivation;
+
+        private float* Output => output;
+    }
+
+    /// <summary>Images [start, start + length): scratch[oc, n·OH·OW ..] = gradOutput[n, oc, :] ⊙ act'(saved[n, oc, :]).</summary>
+    private readonly unsafe struct PermuteBackward<TAct>(TAct activation, Conv2DShape shape, float* gradOutput, float* saved, float* scratch) : ISliceWork
+        where TAct : struct, IActivationOperator
+    {
+        public void Run(int start, int length)
+        {
+            var loop = new Rows(this, start, length);
+            IsaDispatch.Run(ref loop, shape.OutHeight * shape.OutWidth);
+        }
+
+        private readonly struct Rows(PermuteBackward<TAct> work, int start, int length) : IVectorLoop
+        {
+            public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+            {
+                var s = work.Shape;
+                var plane = s.OutHeight * s.OutWidth;
+                var count = (long)s.Batch * plane;
+                for (var n = start; n < start + length; n++)
+                {
+                    for (var oc = 0; oc < s.OutChannels; oc++)
+                    {
+                        var from = (((long)n * s.OutChannels) + oc) * plane;
+                        var to = work.Scratch + (oc * count) + ((long)n * plane);
+                        GradientRow<TAct, TVec>(work.Activation, ref *(work.GradOutput + from), ref *(work.Saved + from), ref *to, (nuint)plane);
+                    }
+                }
+            }
+        }
+
+        private TAct Activation => activation;
+
+        private Conv2DShape Shape => shape;
+
+        private float* GradOutput => gradOutput;
+
+        private float* Saved => saved;
+
+        private float* Scratch => scratch;
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(Compile.Hot)]
+    private static unsafe void BiasActivateRow<TAct, TVec>(TAct activation, ref float z, float bias, float* preActivation, ref float a, nuint length)
+        where TAct : struct, IActivationOperator
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (length < width)
+        {
+            if (length != 0)
+            {
+                BiasActivateRow<TAct, Vec1>(activation, ref z, bias, preActivation, ref a, length);
+            }
+
+            return;
+        }
+
+        // The source (the GEMM's product) and the destinations are distinct buffers, so the last, overlapping
+        // vector may simply be computed again.
+        var b = TVec.Create(bias);
+        for (nuint i = 0; ; i += width)
+        {
+            if (i + width > length)
+            {
+                i = length - width;
+            }
+
+            var pre = TVec.Load(ref z, i) + b;
+            if (preActivation != null)
+            {
+                TVec.Store(pre, ref *preActivation, i);
+            }
+
+            TVec.Store(activation.Forward(pre), ref a, i);
+            if (i + width == length)
+            {
+                return;
+            }
+        }
+    }
+
+    [SkipLocalsInit]
+    [MethodImpl(Compile.Hot)]
+    private static void GradientRow<TAct, TVec>(TAct activation, ref float g, ref float s, ref float d, nuint length)
+        where TAct : struct, IActivationOperator
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var width = (nuint)TVec.Count;
+        if (length < width)
+        {
+            if (length != 0)
+            {
+                GradientRow<TAct, Vec1>(activation, ref g, ref s, ref d, length);
+            }
+
+            return;
+        }
+
+        for (nuint i = 0; ; i += width)
+        {
+            if (i + width > length)
+            {
+                i = length - width;
+            }
+
+            TVec.Store(activation.Backward(TVec.Load(ref g, i), TVec.Load(ref s, i)), ref d, i);
+            if (i + width == length)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>sums[r] (+)= Σ_c matrix[r, c], each row summed in vector lanes then reduced, the same way on every call.</summary>
+    private readonly ref struct RowSums(ReadOnlySpan<float> matrix, Span<float> sums, int rows, int cols, bool accumulate) : IVectorLoop
+    {
+        private readonly ReadOnlySpan<float> _matrix = matrix;
+        private readonly Span<float> _sums = sums;
+
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+        {
+            ref var m = ref MemoryMarshal.GetReference(_matrix);
+            var width = TVec.Count;
+            for (var r = 0; r < rows; r++)
+            {
+                ref var row = ref Unsafe.Add(ref m, (nint)r * cols);
+                var acc = TVec.Create(0f);
+                var c = 0;
+                for (; c + width <= cols; c += width)
+                {
+                    acc += TVec.Load(ref row, (nuint)c);
+                }
+
+                var sum = TVec.Sum(acc);
+                for (; c < cols; c++)
+                {
+                    sum += Unsafe.Add(ref row, c);
+                }
+
+                _sums[r] = accumulate ? _sums[r] + sum : sum;
+            }
+        }
+    }
+}

@@ -1,0 +1,318 @@
+using System;
+using Kernels.Threading;
+using Kernels.Validation;
+
+namespace Kernels;
+
+/// <summary>
+/// The geometry of a 2-D pooling window over NCHW tensors, PyTorch's <c>MaxPool2d</c>/<c>AvgPool2d</c> arithmetic with
+/// floor rounding (ceil_mode = False): OH = ⌊(H + 2·padH − KH) / strideH⌋ + 1, and likewise OW. PyTorch's stride
+/// defaults to the kernel size; <see cref="Square"/> does the same.
+/// </summary>
+/// <param name="Batch">N.</param>
+/// <param name="Channels">C.</param>
+/// <param name="Height">H of the input.</param>
+/// <param name="Width">W of the input.</param>
+/// <param name="KernelHeight">KH.</param>
+/// <param name="KernelWidth">KW.</param>
+/// <param name="StrideHeight">Rows between windows, at least 1.</param>
+/// <param name="StrideWidth">Columns between windows, at least 1.</param>
+/// <param name="PaddingHeight">Rows of padding above and below, at most KH/2 (as PyTorch requires).</param>
+/// <param name="PaddingWidth">Columns of padding left and right, at most KW/2.</param>
+public readonly record struct Pool2DShape(int Batch, int Channels, int Height, int Width, int KernelHeight, int KernelWidth, int StrideHeight, int StrideWidth, int PaddingHeight = 0, int PaddingWidth = 0)
+{
+    /// <summary>OH.</summary>
+    public int OutHeight => ((Height + (2 * PaddingHeight) - KernelHeight) / StrideHeight) + 1;
+
+    /// <summary>OW.</summary>
+    public int OutWidth => ((Width + (2 * PaddingWidth) - KernelWidth) / StrideWidth) + 1;
+
+    /// <summary>N·C·H·W.</summary>
+    public int InputLength => Batch * Channels * Height * Width;
+
+    /// <summary>N·C·OH·OW.</summary>
+    public int OutputLength => Batch * Channels * OutHeight * OutWidth;
+
+    /// <summary>A square window with PyTorch's default stride (the kernel size): <c>nn.MaxPool2d(kernel)</c>.</summary>
+    /// <param name="batch">N.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="kernel">KH = KW.</param>
+    /// <param name="stride">Stride in both directions; 0 means the kernel size.</param>
+    /// <param name="padding">Padding in both directions.</param>
+    /// <returns>The shape.</returns>
+    public static Pool2DShape Square(int batch, int channels, int height, int width, int kernel, int stride = 0, int padding = 0)
+        => new(batch, channels, height, width, kernel, kernel, stride == 0 ? kernel : stride, stride == 0 ? kernel : stride, padding, padding);
+
+    /// <summary>Throws unless every size is positive, the padding at most half the kernel, the window fits, and the tensors fit an index.</summary>
+    /// <param name="paramName">The caller's name for the shape.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A field out of range; the message names it.</exception>
+    public void Validate(string paramName = "shape")
+    {
+        if (Batch < 1 || Channels < 1 || Height < 1 || Width < 1 || KernelHeight < 1 || KernelWidth < 1 || StrideHeight < 1 || StrideWidth < 1)
+        {
+            throw new ArgumentOutOfRangeException(paramName, $"Every size, kernel and stride of {this} must be at least 1.");
+        }
+
+        if (PaddingHeight < 0 || PaddingWidth < 0 || 2 * PaddingHeight > KernelHeight || 2 * PaddingWidth > KernelWidth)
+        {
+            throw new ArgumentOutOfRangeException(paramName, $"The padding of {this} must lie in [0, kernel/2], as PyTorch requires.");
+        }
+
+        if (Height + (2L * PaddingHeight) < KernelHeight || Width + (2L * PaddingWidth) < KernelWidth)
+        {
+            throw new ArgumentOutOfRangeException(paramName, $"The {KernelHeight}×{KernelWidth} window of {this} does not fit the padded input.");
+        }
+
+        if ((long)Batch * Channels * Height * Width > Array.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(paramName, $"The input of {this} holds more elements than one array can.");
+        }
+    }
+}
+
+/// <summary>
+/// Max and average pooling over NCHW tensors, forward beside backward, with PyTorch's semantics: max pooling
+/// pads with −∞ and returns, per output, the flat index ih·W + iw of the maximum within its input plane (the first
+/// one on ties, and a NaN wins, as in PyTorch); average pooling pads with zeros and divides by KH·KW
+/// (count_include_pad = True). The backward passes overwrite dX. Planes split across threads, so results do not
+/// depend on the thread count.
+/// </summary>
+public static class Pooling
+{
+    private const int ParallelElements = 1 << 15;
+
+    /// <summary>output[n, c, oh, ow] = max over the window; indices[n, c, oh, ow] = where in the plane it was.</summary>
+    /// <param name="input">X, shape [N, C, H, W].</param>
+    /// <param name="output">Y, shape [N, C, OH, OW], overwritten.</param>
+    /// <param name="indices">The argmax per output, shape [N, C, OH, OW], overwritten; <see cref="MaxBackward"/> reads it.</param>
+    /// <param name="shape">The geometry.</param>
+    /// <param name="threads">Threads to split the planes over: 1 (the default) is the calling thread, 0 is <see cref="Sgemm.DefaultThreads"/>.</param>
+    public static unsafe void MaxForward(ReadOnlySpan<float> input, Span<float> output, Span<int> indices, in Pool2DShape shape, int threads = 1)
+    {
+        shape.Validate();
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
+        Guard.HasMatrix(input.Length, shape.Batch * shape.Channels, shape.Height * shape.Width, nameof(input));
+        Guard.HasMatrix(output.Length, shape.Batch * shape.Channels, shape.OutHeight * shape.OutWidth, nameof(output));
+        if (indices.Length < shape.OutputLength)
+        {
+            throw new ArgumentException($"indices has {indices.Length} elements but [N, C, OH, OW] of {shape} needs {shape.OutputLength}.", nameof(indices));
+        }
+
+        Guard.NoOverlap(input, output[..shape.OutputLength], nameof(input), nameof(output));
+        Guard.NoOverlap(input, System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(input), nameof(indices));
+        Guard.NoOverlap(output[..shape.OutputLength], System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(output), nameof(indices));
+        fixed (float* x = input, y = output)
+        fixed (int* index = indices)
+        {
+            ParallelSlices.Run(new MaxPlanes(shape, x, y, index), shape.Batch * shape.Channels, Threads(parts, shape.InputLength), 2, 1);
+        }
+    }
+
+    /// <summary>gradInput = 0, then gradInput[plane, indices[o]] += gradOutput[o] for every output o of the plane.</summary>
+    /// <param name="gradOutput">dY, shape [N, C, OH, OW].</param>
+    /// <param name="indices">The forward's indices, shape [N, C, OH, OW]; each must lie in [0, H·W).</param>
+    /// <param name="gradInput">dX, shape [N, C, H, W], overwritten.</param>
+    /// <param name="shape">The forward's geometry.</param>
+    /// <param name="threads">Threads, as for <see cref="MaxForward"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">An index outside its plane (checked before anything is written).</exception>
+    public static unsafe void MaxBackward(ReadOnlySpan<float> gradOutput, ReadOnlySpan<int> indices, Span<float> gradInput, in Pool2DShape shape, int threads = 1)
+    {
+        shape.Validate();
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
+        Guard.HasMatrix(gradOutput.Length, shape.Batch * shape.Channels, shape.OutHeight * shape.OutWidth, nameof(gradOutput));
+        Guard.HasMatrix(gradInput.Length, shape.Batch * shape.Channels, shape.Height * shape.Width, nameof(gradInput));
+        if (indices.Length < shape.OutputLength)
+        {
+            throw new ArgumentException($"indices has {indices.Length} elements but [N, C, OH, OW] of {shape} needs {shape.OutputLength}.", nameof(indices));
+        }
+
+        var planeSize = shape.Height * shape.Width;
+        for (var o = 0; o < shape.OutputLength; o++)
+        {
+            if ((uint)indices[o] >= (uint)planeSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(indices), indices[o], $"indices[{o}] = {indices[o]} is outside its {shape.Height}×{shape.Width} plane.");
+            }
+        }
+
+        Guard.NoOverlap(gradOutput[..shape.OutputLength], gradInput[..shape.InputLength], nameof(gradOutput), nameof(gradInput));
+        Guard.NoOverlap(System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), gradInput[..shape.InputLength], nameof(indices), nameof(gradInput));
+        fixed (float* dy = gradOutput, dx = gradInput)
+        fixed (int* index = indices)
+        {
+            ParallelSlices.Run(new MaxBackwardPlanes(shape, dy, index, dx), shape.Batch * shape.Channels, Threads(parts, shape.InputLength), 2, 1);
+        }
+    }
+
+    /// <summary>output[n, c, oh, ow] = (Σ over the window, padding counted as 0) / (KH·KW).</summary>
+    /// <param name="input">X, shape [N, C, H, W].</param>
+    /// <param name="output">Y, shape [N, C, OH, OW], overwritten.</param>
+    /// <param name="shape">The geometry.</param>
+    /// <param name="threads">Threads, as for <see cref="MaxForward"/>.</param>
+    public static unsafe void AverageForward(ReadOnlySpan<float> input, Span<float> output, in Pool2DShape shape, int threads = 1)
+    {
+        shape.Validate();
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
+        Guard.HasMatrix(input.Length, shape.Batch * shape.Channels, shape.Height * shape.Width, nameof(input));
+        Guard.HasMatrix(output.Length, shape.Batch * shape.Channels, shape.OutHeight * shape.OutWidth, nameof(output));
+        Guard.NoOverlap(input, output[..shape.OutputLength], nameof(input), nameof(output));
+        fixed (float* x = input, y = output)
+        {
+            ParallelSlices.Run(new AveragePlanes(shape, y, x, backward: false), shape.Batch * shape.Channels, Threads(parts, shape.InputLength), 2, 1);
+        }
+    }
+
+    /// <summary>gradInput = 0, then every input of each window gets gradOutput / (KH·KW).</summary>
+    /// <param name="gradOutput">dY, shape [N, C, OH, OW].</param>
+    /// <param name="gradInput">dX, shape [N, C, H, W], overwritten.</param>
+    /// <param name="shape">The forward's geometry.</param>
+    /// <param name="threads">Threads, as for <see cref="MaxForward"/>.</param>
+    public static unsafe void AverageBackward(ReadOnlySpan<float> gradOutput, Span<float> gradInput, in Pool2DShape shape, int threads = 1)
+    {
+        shape.Validate();
+        var parts = ParallelSlices.Resolve(threads, nameof(threads));
+        Guard.HasMatrix(gradOutput.Length, shape.Batch * shape.Channels, shape.OutHeight * shape.OutWidth, nameof(gradOutput));
+        Guard.HasMatrix(gradInput.Length, shape.Batch * shape.Channels, shape.Height * shape.Width, nameof(gradInput));
+        Guard.NoOverlap(gradOutput[..shape.OutputLength], gradInput[..shape.InputLength], nameof(gradOutput), nameof(gradInput));
+        fixed (float* dy = gradOutput, dx = gradInput)
+        {
+            ParallelSlices.Run(new AveragePlanes(shape, dx, dy, backward: true), shape.Batch * shape.Channels, Threads(parts, shape.InputLength), 2, 1);
+        }
+    }
+
+    private static int Threads(int threads, int elements) => elements < ParallelElements ? 1 : threads;
+
+    /// <summary>The input rows [first, end) of window row oh (and likewise columns), clipped to the unpadded plane.</summary>
+    private static (int First, int End) Window(int o, int stride, int padding, int kernel, int size)
+    {
+        var start = (o * stride) - padding;
+        return (Math.Max(start, 0), Math.Min(start + kernel, size));
+    }
+
+    private readonly unsafe struct MaxPlanes(Pool2DShape shape, float* input, float* output, int* indices) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            int oh = s.OutHeight, ow = s.OutWidth, w = s.Width;
+            for (var plane = start; plane < start + length; plane++)
+            {
+                var x = input + ((long)plane * s.Height * w);
+                var y = output + ((long)plane * oh * ow);
+                var index = indices + ((long)plane * oh * ow);
+                for (var r = 0; r < oh; r++)
+                {
+                    var (r0, r1) = Window(r, s.StrideHeight, s.PaddingHeight, s.KernelHeight, s.Height);
+                    for (var c = 0; c < ow; c++)
+                    {
+                        var (c0, c1) = Window(c, s.StrideWidth, s.PaddingWidth, s.KernelWidth, w);
+
+                        // PyTorch's rule: take a value that is greater, or NaN; so the first maximum wins ties and a NaN,
+                        // once taken, stays (nothing compares greater than it). Padding is −∞ and never taken, since
+                        // every window holds at least one real input (padding ≤ kernel/2).
+                        var best = float.NegativeInfinity;
+                        var at = (r0 * w) + c0;
+                        for (var i = r0; i < r1; i++)
+                        {
+                            for (var j = c0; j < c1; j++)
+                            {
+                                var v = x[(i * w) + j];
+                                if (v > best || float.IsNaN(v))
+                                {
+                                    best = v;
+                                    at = (i * w) + j;
+                                    if (float.IsNaN(v))
+                                    {
+                                        goto Found;
+                                    }
+                                }
+                            }
+                        }
+
+                    Found:
+                        y[(r * ow) + c] = best;
+                        index[(r * ow) + c] = at;
+                    }
+                }
+            }
+        }
+    }
+
+    private readonly unsafe struct MaxBackwardPlanes(Pool2DShape shape, float* gradOutput, int* indices, float* gradInput) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            var planeIn = s.Height * s.Width;
+            var planeOut = s.OutHeight * s.OutWidth;
+            new Span<float>(gradInput + ((long)start * planeIn), length * planeIn).Clear();
+            for (var plane = start; plane < start + length; plane++)
+            {
+                var dx = gradInput + ((long)plane * planeIn);
+                var dy = gradOutput + ((long)plane * planeOut);
+                var index = indices + ((long)plane * planeOut);
+                for (var o = 0; o < planeOut; o++)
+                {
+                    dx[index[o]] += dy[o];
+                }
+            }
+        }
+    }
+
+    /// <summary>Forward: y = window sum / (KH·KW). Backward (<c>from</c> is dY, <c>to</c> is dX): dX = 0, then each window adds dY / (KH·KW).</summary>
+    private readonly unsafe struct AveragePlanes(Pool2DShape shape, float* to, float* from, bool backward) : ISliceWork
+    {
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            int oh = s.OutHeight, ow = s.OutWidth, w = s.Width;
+            var planeIn = s.Height * w;
+            // PyTorch divides by the window size rather than multiplying by its reciprocal; so do we, for its bits.
+            float divisor = s.KernelHeight * s.KernelWidth;
+            if (backward)
+            {
+                new Span<float>(to + ((long)start * planeIn), length * planeIn).Clear();
+            }
+
+            for (var plane = start; plane < start + length; plane++)
+            {
+                var x = backward ? to + ((long)plane * planeIn) : from + ((long)plane * planeIn);
+                var y = backward ? from + ((long)plane * oh * ow) : to + ((long)plane * oh * ow);
+                for (var r = 0; r < oh; r++)
+                {
+                    var (r0, r1) = Window(r, s.StrideHeight, s.PaddingHeight, s.KernelHeight, s.Height);
+                    for (var c = 0; c < ow; c++)
+                    {
+                        var (c0, c1) = Window(c, s.StrideWidth, s.PaddingWidth, s.KernelWidth, w);
+                        if (backward)
+                        {
+                            var share = y[(r * ow) + c] / divisor;
+                            for (var i = r0; i < r1; i++)
+                            {
+                                for (var j = c0; j < c1; j++)
+                                {
+                                    x[(i * w) + j] += share;
+                                }
+                            }
+                        }
+                        else
+                        {
+                            var sum = 0f;
+                            for (var i = r0; i < r1; i++)
+                            {
+                                for (var j = c0; j < c1; j++)
+                                {
+                                    sum += x[(i * w) + j];
+                                }
+                            }
+
+                            y[(r * ow) + c] = sum / divisor;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
