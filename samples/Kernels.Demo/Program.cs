@@ -24,6 +24,7 @@ public static class Program
         [SpiralNetworks.Mlp] = SpiralNetworks.RunMlp,
         [SpiralNetworks.Adam] = SpiralNetworks.RunAdam,
         [FashionMnistNetwork.Name] = FashionMnistNetwork.Run,
+        [FashionCnnNetwork.Name] = FashionCnnNetwork.Run,
         [DeviceNetwork.Name] = DeviceNetwork.Run,
     };
 

@@ -54,13 +54,16 @@ public class ConvolutionTests
     }
 
     [Fact]
-    public void The_seed_cnn_and_a_resnet_layer_match_the_reference_with_two_threads()
+    public void The_seed_cnn_and_a_resnet_layer_match_the_reference_in_groups_and_with_two_threads()
     {
         // The notebook's layers at batch 3 and a 3×3 same-padding layer, on the threaded paths (im2col, permute,
         // col2im and the GEMMs split over images or tiles); the results must equal the one-thread bits.
-        foreach (var shape in new[] { new Conv2DShape(3, 1, 28, 28, 10, 5, 5), new Conv2DShape(3, 10, 12, 12, 20, 5, 5), new Conv2DShape(2, 8, 14, 14, 16, 3, 3, PaddingHeight: 1, PaddingWidth: 1) })
+        // Batch 20 of the second layer runs in groups of 16 images: a last, shorter group, and dW and db summed group
+        // by group.
+        foreach (var shape in new[] { new Conv2DShape(3, 1, 28, 28, 10, 5, 5), new Conv2DShape(3, 10, 12, 12, 20, 5, 5), new Conv2DShape(20, 10, 12, 12, 20, 5, 5), new Conv2DShape(2, 8, 14, 14, 16, 3, 3, PaddingHeight: 1, PaddingWidth: 1) })
         {
             Verify(shape, Activation.Relu, withBias: true, accumulate: false, seed: 5, threads: 2);
+            Verify(shape, Activation.Relu, withBias: true, accumulate: true, seed: 6, threads: 1);
             var one = Run(shape, Activation.Relu, seed: 5, threads: 1);
             var two = Run(shape, Activation.Relu, seed: 5, threads: 2);
             Assert.Equal(one.Output, two.Output);
@@ -164,6 +167,13 @@ public class ConvolutionTests
             var dy = Gens.Fill(shape.OutputLength, seed + 1, 1f);
             var (max, argmax, average) = Reference.Pool2D(x, shape);
             var (maxGrad, averageGrad) = Reference.Pool2DBackward(dy, argmax, shape);
+            IsaVariants.ForEach(_ => VerifyPooling(shape, x, dy, max, argmax, average, maxGrad, averageGrad));
+        }, maxTest: 200);
+    }
+
+    private static void VerifyPooling(Pool2DShape shape, float[] x, float[] dy, float[] max, int[] argmax, double[] average, float[] maxGrad, double[] averageGrad)
+    {
+        {
             var y = Guarded.From(Enumerable.Repeat(float.NaN, shape.OutputLength).ToArray());
             var indices = new int[shape.OutputLength];
             Pooling.MaxForward(x, y.Span, indices, shape);
@@ -179,7 +189,85 @@ public class ConvolutionTests
             new Tolerance(4 * Tolerance.Eps, 4 * Tolerance.Eps).AssertAll(average, y.Span, $"average {shape}");
             Pooling.AverageBackward(dy, dx.Span, shape);
             new Tolerance(4 * Tolerance.Eps, 4 * Tolerance.Eps).AssertAll(averageGrad, dx.Span, $"average backward {shape}");
-        }, maxTest: 200);
+        }
+    }
+
+    [Fact]
+    public void Pooling_and_channel_dropout_backward_match_central_differences()
+    {
+        // Distinct inputs on a grid 0.01 apart in [−0.84, 0.84], so a step of 1e-3 never changes a window's maximum.
+        var shape = new Pool2DShape(2, 2, 7, 6, 3, 2, 2, 1, 1, 1);
+        var x = Enumerable.Range(0, shape.InputLength).Select(i => 0.01f * (((i * 37) % shape.InputLength) - (shape.InputLength / 2))).ToArray();
+        var target = Gens.Fill(shape.OutputLength, 8, 1f);
+        var y = new float[shape.OutputLength];
+        var indices = new int[shape.OutputLength];
+        var dx = new float[shape.InputLength];
+        double Half(float[] output) => output.Select((v, i) => 0.5 * (v - target[i]) * (v - target[i])).Sum();
+
+        double MaxLoss()
+        {
+            Pooling.MaxForward(x, y, indices, shape);
+            return Half(y);
+        }
+
+        MaxLoss();
+        Pooling.MaxBackward(y.Select((v, i) => v - target[i]).ToArray(), indices, dx, shape);
+        var check = GradientChecker.Check("max-pool input", MaxLoss, x, dx, step: 1e-3);
+        Assert.True(check.MaxAbsoluteError < 1e-3, $"max pooling: {check.MaxAbsoluteError} at {check.WorstIndex}");
+
+        double AverageLoss()
+        {
+            Pooling.AverageForward(x, y, shape);
+            return Half(y);
+        }
+
+        AverageLoss();
+        Pooling.AverageBackward(y.Select((v, i) => v - target[i]).ToArray(), dx, shape);
+        check = GradientChecker.Check("average-pool input", AverageLoss, x, dx, step: 1e-3);
+        Assert.True(check.MaxAbsoluteError < 1e-3, $"average pooling: {check.MaxAbsoluteError} at {check.WorstIndex}");
+
+        var planes = Gens.Fill(6 * 5, 9, 1f);
+        var dropped = new float[planes.Length];
+        double DropoutLoss()
+        {
+            Dropout.Forward2d(planes, dropped, 5, 0.4f, 21);
+            return Half(dropped);
+        }
+
+        DropoutLoss();
+        var gradPlanes = new float[planes.Length];
+        Dropout.Backward2d(dropped.Select((v, i) => v - target[i]).ToArray(), gradPlanes, 5, 0.4f, 21);
+        check = GradientChecker.Check("dropout2d input", DropoutLoss, planes, gradPlanes, step: 1e-3);
+        Assert.True(check.MaxAbsoluteError < 1e-3, $"channel dropout: {check.MaxAbsoluteError} at {check.WorstIndex}");
+    }
+
+    [Fact]
+    public void Max_pooling_2x2_matches_the_reference_at_every_width_on_every_path()
+    {
+        // The 2×2 stride-2 window has vector paths (4, 8 and 16 outputs a step, the last step overlapping): widths
+        // 1 to 41 cover each path's tail, ties (a coarse grid) and NaN in every position of a window.
+        IsaVariants.ForEach(_ =>
+        {
+            for (var width = 2; width <= 41; width++)
+            {
+                var shape = Pool2DShape.Square(2, 2, 5, width, 2);
+                var x = Gens.Fill(shape.InputLength, width, 3f).Select(v => MathF.Round(v)).ToArray();
+                for (var i = width % 7; i < x.Length; i += 23)
+                {
+                    x[i] = float.NaN;
+                }
+
+                var (max, argmax, _) = Reference.Pool2D(x, shape);
+                var y = new float[shape.OutputLength];
+                var indices = new int[shape.OutputLength];
+                Pooling.MaxForward(x, y, indices, shape);
+                Assert.Equal(argmax, indices);
+                for (var i = 0; i < y.Length; i++)
+                {
+                    Assert.True(float.IsNaN(max[i]) ? float.IsNaN(y[i]) : y[i] == max[i], $"width {width}, output {i}: {y[i]} vs {max[i]}");
+                }
+            }
+        });
     }
 
     [Fact]

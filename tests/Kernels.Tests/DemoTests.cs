@@ -99,6 +99,71 @@ public sealed class DemoTests : IDisposable
     }
 
     [Fact]
+    public void Fashion_cnn_gradients_match_central_differences_and_a_step_allocates_nothing()
+    {
+        const int Batch = 5;
+        var net = new FashionCnnNetwork.Cnn(Batch, seed: 3);
+        var x = Kernels.Tests.Infrastructure.Gens.Fill(Batch * 784, 4, 1f);
+        int[] labels = [3, 1, 4, 1, 5];
+        const ulong Key = 99;
+        net.TrainStep(x, labels, Batch, Key);
+        var analytic = (float[])net.Gradients.Clone();
+
+        // Per tensor, the derivative along a random direction d: (L(θ + εd) − L(θ − εd)) / 2ε against g·d. One number per
+        // tensor sums its elements, so float noise averages out. ε = 1e-3/√n keeps every ReLU and max-pool on the same side
+        // of its kink (a random direction over n weights moves a pre-activation by about ε·√n; with ε = 1e-3 over the
+        // 19 200 fc1 weights that was ~0.1) while the loss still moves well above the logits' float rounding.
+        var start = net.Parameters.AsSpan().ToArray();
+        var random = new System.Random(7);
+        var offsets = new[] { 0, 250, 260, 5260, 5280, 24480, 24540, 25140, 25150 };
+        Assert.Equal(offsets[^1], net.Parameters.Length);
+        for (var t = 0; t + 1 < offsets.Length; t++)
+        {
+            var direction = new double[net.Parameters.Length];
+            double expected = 0;
+            for (var i = offsets[t]; i < offsets[t + 1]; i++)
+            {
+                direction[i] = (random.NextDouble() * 2) - 1;
+                expected += direction[i] * analytic[i];
+            }
+
+            double LossAt(double step)
+            {
+                for (var i = 0; i < start.Length; i++)
+                {
+                    net.Parameters[i] = (float)(start[i] + (step * direction[i]));
+                }
+
+                return net.Loss(x, labels, Batch, Key);
+            }
+
+            var epsilon = 1e-3 / Math.Sqrt(offsets[t + 1] - offsets[t]);
+            var numeric = (LossAt(epsilon) - LossAt(-epsilon)) / (2 * epsilon);
+            Assert.True(Math.Abs(numeric - expected) <= (0.02 * Math.Abs(expected)) + 5e-4, $"tensor {t}: directional derivative {numeric:E4}, backward gives {expected:E4}");
+        }
+
+        start.CopyTo(net.Parameters, 0);
+
+        // Steady state: a training step on a warm network allocates nothing (measured on every thread).
+        var momentum = new float[net.Parameters.Length];
+        var options = new SgdOptions(0.01f, 0.9f);
+        for (var step = 0; step < 3; step++)
+        {
+            net.TrainStep(x, labels, Batch, Key + (ulong)step);
+            Sgd.Step(net.Parameters, net.Gradients, momentum, options, firstStep: step == 0, threads: 0);
+        }
+
+        var before = GC.GetTotalAllocatedBytes(precise: true);
+        for (var step = 0; step < 3; step++)
+        {
+            net.TrainStep(x, labels, Batch, Key + 10 + (ulong)step);
+            Sgd.Step(net.Parameters, net.Gradients, momentum, options, firstStep: false, threads: 0);
+        }
+
+        Assert.Equal(0, GC.GetTotalAllocatedBytes(precise: true) - before);
+    }
+
+    [Fact]
     public void Idx_loader_rejects_corrupt_files_with_the_file_name()
     {
         var body = new byte[2 * 3 * 3];

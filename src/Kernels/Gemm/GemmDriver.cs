@@ -65,8 +65,11 @@ internal static class GemmDriver
     /// <see cref="GemmBlocking"/>: each type the first call loads is paid inside that call.
     /// </summary>
     internal readonly struct Problem(
-        Transpose transA, Transpose transB, int m, int n, int k, float alpha, int lda, int ldb, float beta, int ldc, bool epilogue, bool hasBias)
+        Transpose transA, Transpose transB, int m, int n, int k, float alpha, int lda, int ldb, float beta, int ldc, bool epilogue, bool hasBias, Path preferred = Path.Auto)
     {
+        /// <summary>An engine the caller knows suits its shape family better than the general rule (a convolution's passes).</summary>
+        public Path Preferred { get; } = preferred;
+
         public Transpose TransA { get; } = transA;
 
         public Transpose TransB { get; } = transB;
@@ -103,7 +106,7 @@ internal static class GemmDriver
     internal static Path Choose(in Problem p)
     {
         var dotFits = p.TransA == Transpose.None;
-        switch (ForcedPath)
+        switch (ForcedPath == Path.Auto ? p.Preferred : ForcedPath)
         {
             case Path.Packed: return Path.Packed;
             case Path.Direct: return Path.Direct;

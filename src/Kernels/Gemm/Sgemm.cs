@@ -80,8 +80,16 @@ public static class Sgemm
     public static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options = default)
         => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, activation, options, epilogue: true);
 
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C on the engine <paramref name="preferred"/>, for callers inside the library whose
+    /// shapes the general rule does not foresee (a convolution's batched passes, measured per engine); tests that pin
+    /// an engine still override it.
+    /// </summary>
+    internal static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, GemmOptions options, GemmDriver.Path preferred)
+        => Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, default, Activation.Identity, options, epilogue: false, preferred);
+
     [MethodImpl(Compile.Hot)]
-    private static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options, bool epilogue)
+    private static void Multiply(Transpose transA, Transpose transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias, Activation activation, GemmOptions options, bool epilogue, GemmDriver.Path preferred = GemmDriver.Path.Auto)
     {
         // A small product (a 150×5 output layer) costs about as much as the call, so the common valid case is
         // one inlined pass of comparisons; only a failure goes through Validate, which names what is wrong.
@@ -96,7 +104,7 @@ public static class Sgemm
             return;
         }
 
-        var problem = new GemmDriver.Problem(transA, transB, m, n, k, alpha, lda, ldb, beta, ldc, epilogue, !bias.IsEmpty);
+        var problem = new GemmDriver.Problem(transA, transB, m, n, k, alpha, lda, ldb, beta, ldc, epilogue, !bias.IsEmpty, preferred);
         if (!epilogue || activation.Kind == ActivationKind.Identity)
         {
             Dispatch(problem, a, b, c, bias, default(IdentityOperator), options);
