@@ -242,7 +242,7 @@ public class ConvolutionTests
     }
 
     [Fact]
-    public void Max_pooling_2x2_matches_the_reference_at_every_width_on_every_path()
+    public void Max_pooling_2x2_forward_and_backward_match_the_reference_at_every_width_on_every_path()
     {
         // The 2×2 stride-2 window has vector paths (4, 8 and 16 outputs a step, the last step overlapping): widths
         // 1 to 41 cover each path's tail, ties (a coarse grid) and NaN in every position of a window.
@@ -266,6 +266,15 @@ public class ConvolutionTests
                 {
                     Assert.True(float.IsNaN(max[i]) ? float.IsNaN(y[i]) : y[i] == max[i], $"width {width}, output {i}: {y[i]} vs {max[i]}");
                 }
+
+                // The backward writes every input once (odd rows and columns get 0), with +0 for a −0 gradient as the
+                // reference's zero-then-add gives: compared bit for bit.
+                var dy = Gens.Fill(shape.OutputLength, width + 1, 1f);
+                dy[0] = -0f;
+                var (maxGrad, _) = Reference.Pool2DBackward(dy, argmax, shape);
+                var dx = Enumerable.Repeat(float.NaN, shape.InputLength).ToArray();
+                Pooling.MaxBackward(dy, indices, dx, shape);
+                Assert.Equal(maxGrad.Select(BitConverter.SingleToInt32Bits), dx.Select(BitConverter.SingleToInt32Bits));
             }
         });
     }

@@ -248,6 +248,33 @@ public static class Conv2D
             var s = shape;
             int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
             var count = (long)s.Batch * oh * ow;
+            if (Dense(s))
+            {
+                // Stride 1, no padding, no dilation (both seed CNN layers): every tap reads a whole window, one copy
+                // per output row with no bounds to test.
+                for (var n = start; n < start + length; n++)
+                {
+                    for (var c = 0; c < s.InChannels; c++)
+                    {
+                        var plane = input + ((((long)n * s.InChannels) + c) * h * w);
+                        for (var i = 0; i < s.KernelHeight; i++)
+                        {
+                            for (var j = 0; j < s.KernelWidth; j++)
+                            {
+                                var dest = columns + (((((long)c * s.KernelHeight) + i) * s.KernelWidth) + j) * count + ((long)n * oh * ow);
+                                var source = plane + ((long)i * w) + j;
+                                for (var y = 0; y < oh; y++, dest += ow, source += w)
+                                {
+                                    Copy(source, dest, ow);
+                                }
+                            }
+                        }
+                    }
+                }
+
+                return;
+            }
+
             for (var n = start; n < start + length; n++)
             {
                 for (var c = 0; c < s.InChannels; c++)
@@ -316,6 +343,31 @@ public static class Conv2D
             int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
             var count = (long)s.Batch * oh * ow;
             new Span<float>(gradInput + ((long)start * s.InChannels * h * w), length * s.InChannels * h * w).Clear();
+            if (Dense(s))
+            {
+                for (var n = start; n < start + length; n++)
+                {
+                    for (var c = 0; c < s.InChannels; c++)
+                    {
+                        var plane = gradInput + ((((long)n * s.InChannels) + c) * h * w);
+                        for (var i = 0; i < s.KernelHeight; i++)
+                        {
+                            for (var j = 0; j < s.KernelWidth; j++)
+                            {
+                                var source = columns + (((((long)c * s.KernelHeight) + i) * s.KernelWidth) + j) * count + ((long)n * oh * ow);
+                                var dest = plane + ((long)i * w) + j;
+                                for (var y = 0; y < oh; y++, source += ow, dest += w)
+                                {
+                                    Add(source, dest, ow);
+                                }
+                            }
+                        }
+                    }
+                }
+
+                return;
+            }
+
             for (var n = start; n < start + length; n++)
             {
                 for (var c = 0; c < s.InChannels; c++)
@@ -362,6 +414,10 @@ public static class Conv2D
             }
         }
     }
+
+    /// <summary>Stride 1, no padding, no dilation: every kernel tap of every output reads inside the input.</summary>
+    private static bool Dense(in Conv2DShape s) =>
+        s.StrideHeight == 1 && s.StrideWidth == 1 && s.PaddingHeight == 0 && s.PaddingWidth == 0 && s.DilationHeight == 1 && s.DilationWidth == 1;
 
     /// <summary>The output columns x in [first, end) whose input column x·stride + offset lies in [0, width).</summary>
     private static (int First, int End) ValidRange(int offset, int stride, int width, int outWidth)

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Kernels.Simd;
@@ -105,8 +106,8 @@ public static class Pooling
         }
 
         Guard.NoOverlap(input, output[..shape.OutputLength], nameof(input), nameof(output));
-        Guard.NoOverlap(input, System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(input), nameof(indices));
-        Guard.NoOverlap(output[..shape.OutputLength], System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(output), nameof(indices));
+        Guard.NoOverlap(input, MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(input), nameof(indices));
+        Guard.NoOverlap(output[..shape.OutputLength], MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), nameof(output), nameof(indices));
         fixed (float* x = input, y = output)
         fixed (int* index = indices)
         {
@@ -132,17 +133,10 @@ public static class Pooling
             throw new ArgumentException($"indices has {indices.Length} elements but [N, C, OH, OW] of {shape} needs {shape.OutputLength}.", nameof(indices));
         }
 
-        var planeSize = shape.Height * shape.Width;
-        for (var o = 0; o < shape.OutputLength; o++)
-        {
-            if ((uint)indices[o] >= (uint)planeSize)
-            {
-                throw new ArgumentOutOfRangeException(nameof(indices), indices[o], $"indices[{o}] = {indices[o]} is outside its {shape.Height}×{shape.Width} plane.");
-            }
-        }
+        CheckIndices(indices[..shape.OutputLength], shape);
 
         Guard.NoOverlap(gradOutput[..shape.OutputLength], gradInput[..shape.InputLength], nameof(gradOutput), nameof(gradInput));
-        Guard.NoOverlap(System.Runtime.InteropServices.MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), gradInput[..shape.InputLength], nameof(indices), nameof(gradInput));
+        Guard.NoOverlap(MemoryMarshal.Cast<int, float>(indices[..shape.OutputLength]), gradInput[..shape.InputLength], nameof(indices), nameof(gradInput));
         fixed (float* dy = gradOutput, dx = gradInput)
         fixed (int* index = indices)
         {
@@ -187,6 +181,33 @@ public static class Pooling
     }
 
     private static int Threads(int threads, int elements) => elements < ParallelElements ? 1 : threads;
+
+    /// <summary>Every index lies in [0, H·W), checked eight at a time (an unsigned compare catches negatives too) before anything is written.</summary>
+    private static void CheckIndices(ReadOnlySpan<int> indices, in Pool2DShape shape)
+    {
+        var limit = (uint)(shape.Height * shape.Width);
+        var o = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var bound = Vector256.Create(limit);
+            var values = MemoryMarshal.Cast<int, uint>(indices);
+            for (; o + Vector256<uint>.Count <= values.Length; o += Vector256<uint>.Count)
+            {
+                if (Vector256.GreaterThanOrEqualAny(Vector256.Create(values.Slice(o, Vector256<uint>.Count)), bound))
+                {
+                    break;
+                }
+            }
+        }
+
+        for (; o < indices.Length; o++)
+        {
+            if ((uint)indices[o] >= limit)
+            {
+                throw new ArgumentOutOfRangeException(nameof(indices), indices[o], $"indices[{o}] = {indices[o]} is outside its {shape.Height}×{shape.Width} plane.");
+            }
+        }
+    }
 
     /// <summary>The input rows [first, end) of window row oh (and likewise columns), clipped to the unpadded plane.</summary>
     private static (int First, int End) Window(int o, int stride, int padding, int kernel, int size)
@@ -425,6 +446,16 @@ public static class Pooling
             var s = shape;
             var planeIn = s.Height * s.Width;
             var planeOut = s.OutHeight * s.OutWidth;
+            if (s.KernelHeight == 2 && s.KernelWidth == 2 && s.StrideHeight == 2 && s.StrideWidth == 2 && s.PaddingHeight == 0 && s.PaddingWidth == 0)
+            {
+                for (var plane = start; plane < start + length; plane++)
+                {
+                    Scatter2x2(gradOutput + ((long)plane * planeOut), indices + ((long)plane * planeOut), gradInput + ((long)plane * planeIn), s.Height, s.Width, s.OutHeight, s.OutWidth);
+                }
+
+                return;
+            }
+
             new Span<float>(gradInput + ((long)start * planeIn), length * planeIn).Clear();
             for (var plane = start; plane < start + length; plane++)
             {
@@ -437,6 +468,76 @@ public static class Pooling
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The 2×2, stride-2 backward: the windows are disjoint, so each input gets its window's gradient or 0, written
+    /// once, instead of a clearing pass and a scatter (0 + g, so a −0 gradient lands as +0, as the scatter gives). The
+    /// row and column a window never covers (odd H or W) are cleared. With AVX2, eight windows a step: the four masked
+    /// candidates are interleaved back into the two input rows.
+    /// </summary>
+    [MethodImpl(Compile.Hot)]
+    private static unsafe void Scatter2x2(float* dy, int* index, float* dx, int h, int w, int oh, int ow)
+    {
+        for (var r = 0; r < oh; r++)
+        {
+            var top = dx + (2L * r * w);
+            var bottom = top + w;
+            var at0 = 2 * r * w;
+            var g = dy + ((long)r * ow);
+            var at = index + ((long)r * ow);
+            var c = 0;
+            if (Isa.Active >= KernelIsa.Vector256 && Avx2.IsSupported && ow >= 8)
+            {
+                // The last step overlaps the one before it; its stores are assignments, so writing a window twice is harmless.
+                var step = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+                for (; c < ow; c += 8)
+                {
+                    c = Math.Min(c, ow - 8);
+                    var grad = Vector256.Load(g + c) + Vector256<float>.Zero;
+                    var where = Vector256.Load(at + c);
+                    var tl = step + Vector256.Create(at0 + (2 * c));
+                    var tlv = grad & Vector256.Equals(where, tl).AsSingle();
+                    var trv = grad & Vector256.Equals(where, tl + Vector256<int>.One).AsSingle();
+                    var blv = grad & Vector256.Equals(where, tl + Vector256.Create(w)).AsSingle();
+                    var brv = grad & Vector256.Equals(where, tl + Vector256.Create(w + 1)).AsSingle();
+                    StoreInterleaved(tlv, trv, top + (2 * c));
+                    StoreInterleaved(blv, brv, bottom + (2 * c));
+                }
+            }
+
+            for (; c < ow; c++)
+            {
+                // Masks, not branches: which of the four won is a coin toss.
+                var grad = BitConverter.SingleToInt32Bits(g[c] + 0f);
+                var where = at[c] - at0 - (2 * c);
+                top[2 * c] = BitConverter.Int32BitsToSingle(grad & -(where == 0 ? 1 : 0));
+                top[(2 * c) + 1] = BitConverter.Int32BitsToSingle(grad & -(where == 1 ? 1 : 0));
+                bottom[2 * c] = BitConverter.Int32BitsToSingle(grad & -(where == w ? 1 : 0));
+                bottom[(2 * c) + 1] = BitConverter.Int32BitsToSingle(grad & -(where == w + 1 ? 1 : 0));
+            }
+
+            if (w > 2 * ow)
+            {
+                top[w - 1] = 0f;
+                bottom[w - 1] = 0f;
+            }
+        }
+
+        if (h > 2 * oh)
+        {
+            new Span<float>(dx + (2L * oh * w), (h - (2 * oh)) * w).Clear();
+        }
+    }
+
+    /// <summary>Stores [a0 b0 a1 b1 … a7 b7]: unpack within 128-bit lanes, then put the lanes in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreInterleaved(Vector256<float> a, Vector256<float> b, float* destination)
+    {
+        var low = Avx.UnpackLow(a, b);
+        var high = Avx.UnpackHigh(a, b);
+        Vector256.Store(Avx.Permute2x128(low, high, 0x20), destination);
+        Vector256.Store(Avx.Permute2x128(low, high, 0x31), destination + 8);
     }
 
     /// <summary>Forward: y = window sum / (KH·KW). Backward (<c>from</c> is dY, <c>to</c> is dX): dX = 0, then each window adds dY / (KH·KW).</summary>
