@@ -94,10 +94,7 @@ public static class Conv2D
                 ParallelSlices.Run(new Im2Col(shape, x, cols, first), images, Threads(threads, images * plane * shape.PatchLength), 2, 1);
             }
 
-            // Engines measured on the seed CNN's layers at batch 64 (one thread, µs, auto → chosen): forward 332 → 267
-            // and 559 → 516 on the direct engine; dW = dZ·columnsᵀ, whose k is a group of images, 603 → 420 and
-            // 672 → 528 on the dot engine (both operands are read along k, contiguous in each); dX keeps the automatic choice.
-            Sgemm.Multiply(Transpose.None, Transpose.None, shape.OutChannels, images * plane, shape.PatchLength, 1f, weights, shape.PatchLength, columnsUsed[offset..], count, 0f, scratchUsed[offset..], count, options, Gemm.GemmDriver.Path.Direct);
+            Sgemm.Multiply(Transpose.None, Transpose.None, shape.OutChannels, images * plane, shape.PatchLength, 1f, weights, shape.PatchLength, columnsUsed[offset..], count, 0f, scratchUsed[offset..], count, options, ForwardEngine(shape));
             var visitor = new ForwardVisitor(scratchUsed, bias, preUsed, outputUsed, shape, first, images, Threads(threads, images * plane * shape.OutChannels));
             ActivationDispatch.Accept(activation, ref visitor);
         }
@@ -173,7 +170,7 @@ public static class Conv2D
                 IsaDispatch.Run(ref sums, images * plane);
             }
 
-            Sgemm.Multiply(Transpose.None, Transpose.Transposed, shape.OutChannels, shape.PatchLength, images * plane, 1f, scratchUsed[offset..], count, columnsUsed[offset..], count, overwrite ? 0f : 1f, gradWeightsUsed, shape.PatchLength, options, Gemm.GemmDriver.Path.Dot);
+            Sgemm.Multiply(Transpose.None, Transpose.Transposed, shape.OutChannels, shape.PatchLength, images * plane, 1f, scratchUsed[offset..], count, columnsUsed[offset..], count, overwrite ? 0f : 1f, gradWeightsUsed, shape.PatchLength, options, WeightGradientEngine(shape));
             if (gradInputUsed.IsEmpty)
             {
                 continue;
@@ -414,6 +411,24 @@ public static class Conv2D
             }
         }
     }
+
+    /// <summary>
+    /// The GEMM engine of the forward product [OC, P]·[P, group]. With few filters (the seed CNN's 10 and 20) the
+    /// product is a few rows of very long ones, where the unpacked direct engine beat the general choice (packed), one
+    /// thread, µs: 332 → 267 and 559 → 516. From 64 filters (a ResNet 3×3 layer, 64·3136·576) packing pays again:
+    /// packed 2,800 against direct 4,800. Measured on the layers themselves; the cut is between the two.
+    /// </summary>
+    private static Gemm.GemmDriver.Path ForwardEngine(in Conv2DShape shape) =>
+        shape.OutChannels <= 32 ? Gemm.GemmDriver.Path.Direct : Gemm.GemmDriver.Path.Auto;
+
+    /// <summary>
+    /// The engine of dW = dZ·columnsᵀ, whose k is a whole group of images and whose operands are both read along k
+    /// (contiguous in each): for few filters the dot engine, 603 → 420 and 672 → 528 µs against the general choice on
+    /// the seed CNN's layers; the ResNet layer's dW ran within 10% on every engine (direct 3.0, dot 3.3, packed
+    /// 3.2–3.5 ms), so it keeps the general choice.
+    /// </summary>
+    private static Gemm.GemmDriver.Path WeightGradientEngine(in Conv2DShape shape) =>
+        shape.OutChannels <= 32 ? Gemm.GemmDriver.Path.Dot : Gemm.GemmDriver.Path.Auto;
 
     /// <summary>Stride 1, no padding, no dilation: every kernel tap of every output reads inside the input.</summary>
     private static bool Dense(in Conv2DShape s) =>
