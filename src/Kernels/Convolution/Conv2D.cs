@@ -233,97 +233,12 @@ public static class Conv2D
 
     /// <summary>
     /// Unfolds images [start, start + length): row (c·KH + i)·KW + j of the columns holds, at column n·OH·OW + oh·OW + ow,
-    /// X[n, c, oh·sH − pH + i·dH, ow·sW − pW + j·dW], or 0 in the padding. With stride 1 each output row's span is one
-    /// contiguous copy of an input row, with zeros only where the kernel overhangs the edges.
+    /// X[n, c, oh·sH − pH + i·dH, ow·sW − pW + j·dW], or 0 in the padding.
     /// </summary>
     private readonly unsafe struct Im2Col(Conv2DShape shape, float* input, float* columns, int firstImage) : ISliceWork
     {
         [MethodImpl(Compile.Hot)]
-        public void Run(int start, int length)
-        {
-            start += firstImage;
-            var s = shape;
-            int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
-            var count = (long)s.Batch * oh * ow;
-            if (Dense(s))
-            {
-                // Stride 1, no padding, no dilation (both seed CNN layers): every tap reads a whole window, one copy
-                // per output row with no bounds to test.
-                for (var n = start; n < start + length; n++)
-                {
-                    for (var c = 0; c < s.InChannels; c++)
-                    {
-                        var plane = input + ((((long)n * s.InChannels) + c) * h * w);
-                        for (var i = 0; i < s.KernelHeight; i++)
-                        {
-                            for (var j = 0; j < s.KernelWidth; j++)
-                            {
-                                var dest = columns + (((((long)c * s.KernelHeight) + i) * s.KernelWidth) + j) * count + ((long)n * oh * ow);
-                                var source = plane + ((long)i * w) + j;
-                                for (var y = 0; y < oh; y++, dest += ow, source += w)
-                                {
-                                    Copy(source, dest, ow);
-                                }
-                            }
-                        }
-                    }
-                }
-
-                return;
-            }
-
-            for (var n = start; n < start + length; n++)
-            {
-                for (var c = 0; c < s.InChannels; c++)
-                {
-                    var plane = input + ((((long)n * s.InChannels) + c) * h * w);
-                    for (var i = 0; i < s.KernelHeight; i++)
-                    {
-                        for (var j = 0; j < s.KernelWidth; j++)
-                        {
-                            var row = (((long)c * s.KernelHeight) + i) * s.KernelWidth + j;
-                            var dest = columns + (row * count) + ((long)n * oh * ow);
-                            var colOffset = (j * s.DilationWidth) - s.PaddingWidth;
-                            var (first, end) = ValidRange(colOffset, s.StrideWidth, w, ow);
-                            for (var y = 0; y < oh; y++)
-                            {
-                                var line = dest + ((long)y * ow);
-                                var ih = (y * s.StrideHeight) - s.PaddingHeight + (i * s.DilationHeight);
-                                if ((uint)ih >= (uint)h || first >= end)
-                                {
-                                    new Span<float>(line, ow).Clear();
-                                    continue;
-                                }
-
-                                // Only a kernel tap that overhangs an edge has zeros to write; most rows are one copy.
-                                var source = plane + ((long)ih * w);
-                                for (var x = 0; x < first; x++)
-                                {
-                                    line[x] = 0f;
-                                }
-
-                                for (var x = end; x < ow; x++)
-                                {
-                                    line[x] = 0f;
-                                }
-
-                                if (s.StrideWidth == 1)
-                                {
-                                    Copy(source + first + colOffset, line + first, end - first);
-                                }
-                                else
-                                {
-                                    for (var x = first; x < end; x++)
-                                    {
-                                        line[x] = source[(x * s.StrideWidth) + colOffset];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        public void Run(int start, int length) => Taps.Walk(new Unfold(), shape, input, columns, start + firstImage, length);
     }
 
     /// <summary>
@@ -336,74 +251,116 @@ public static class Conv2D
         public void Run(int start, int length)
         {
             start += firstImage;
-            var s = shape;
-            int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
-            var count = (long)s.Batch * oh * ow;
-            new Span<float>(gradInput + ((long)start * s.InChannels * h * w), length * s.InChannels * h * w).Clear();
-            if (Dense(s))
-            {
-                for (var n = start; n < start + length; n++)
-                {
-                    for (var c = 0; c < s.InChannels; c++)
-                    {
-                        var plane = gradInput + ((((long)n * s.InChannels) + c) * h * w);
-                        for (var i = 0; i < s.KernelHeight; i++)
-                        {
-                            for (var j = 0; j < s.KernelWidth; j++)
-                            {
-                                var source = columns + (((((long)c * s.KernelHeight) + i) * s.KernelWidth) + j) * count + ((long)n * oh * ow);
-                                var dest = plane + ((long)i * w) + j;
-                                for (var y = 0; y < oh; y++, source += ow, dest += w)
-                                {
-                                    Add(source, dest, ow);
-                                }
-                            }
-                        }
-                    }
-                }
+            var imageSize = shape.InChannels * shape.Height * shape.Width;
+            new Span<float>(gradInput + ((long)start * imageSize), length * imageSize).Clear();
+            Taps.Walk(new Fold(), shape, gradInput, columns, start, length);
+        }
+    }
 
+    /// <summary>What im2col and col2im do with one output row of one kernel tap: copy the image row into the columns, or add the columns back.</summary>
+    private unsafe interface ITapRow
+    {
+        /// <summary>The tap's image row is the contiguous x[0..length) (stride 1, inside the image).</summary>
+        void Contiguous(float* image, float* column, int length);
+
+        /// <summary>Output columns [first, end) read image[x·stride + offset]; the others (and rows outside the image, first = end = 0) fall in the padding.</summary>
+        void General(float* image, float* column, int outWidth, int first, int end, int stride, int offset);
+    }
+
+    private readonly unsafe struct Unfold : ITapRow
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Contiguous(float* image, float* column, int length) => Copy(image, column, length);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void General(float* image, float* column, int outWidth, int first, int end, int stride, int offset)
+        {
+            // Only a kernel tap that overhangs an edge has zeros to write.
+            for (var x = 0; x < first; x++)
+            {
+                column[x] = 0f;
+            }
+
+            for (var x = Math.Max(end, first); x < outWidth; x++)
+            {
+                column[x] = 0f;
+            }
+
+            if (stride == 1 && first < end)
+            {
+                Copy(image + first + offset, column + first, end - first);
                 return;
             }
 
+            for (var x = first; x < end; x++)
+            {
+                column[x] = image[(x * stride) + offset];
+            }
+        }
+    }
+
+    private readonly unsafe struct Fold : ITapRow
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Contiguous(float* image, float* column, int length) => Add(column, image, length);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void General(float* image, float* column, int outWidth, int first, int end, int stride, int offset)
+        {
+            if (stride == 1 && first < end)
+            {
+                Add(column + first, image + first + offset, end - first);
+                return;
+            }
+
+            for (var x = first; x < end; x++)
+            {
+                image[(x * stride) + offset] += column[x];
+            }
+        }
+    }
+
+    /// <summary>The one loop nest of im2col and col2im: images, channels, kernel taps (i, j), output rows.</summary>
+    private static class Taps
+    {
+        [MethodImpl(Compile.Hot)]
+        public static unsafe void Walk<TRow>(TRow row, in Conv2DShape s, float* images, float* columns, int start, int length)
+            where TRow : struct, ITapRow
+        {
+            int oh = s.OutHeight, ow = s.OutWidth, h = s.Height, w = s.Width;
+            var count = (long)s.Batch * oh * ow;
+
+            // Stride 1, no padding, no dilation (both seed CNN layers): every tap reads a whole window, one contiguous
+            // row per output row, with no bounds to test.
+            var dense = Dense(s);
             for (var n = start; n < start + length; n++)
             {
                 for (var c = 0; c < s.InChannels; c++)
                 {
-                    var plane = gradInput + ((((long)n * s.InChannels) + c) * h * w);
+                    var plane = images + ((((long)n * s.InChannels) + c) * h * w);
                     for (var i = 0; i < s.KernelHeight; i++)
                     {
                         for (var j = 0; j < s.KernelWidth; j++)
                         {
-                            var row = (((long)c * s.KernelHeight) + i) * s.KernelWidth + j;
-                            var source = columns + (row * count) + ((long)n * oh * ow);
-                            var colOffset = (j * s.DilationWidth) - s.PaddingWidth;
-                            var (first, end) = ValidRange(colOffset, s.StrideWidth, w, ow);
-                            if (first >= end)
+                            var column = columns + ((((((long)c * s.KernelHeight) + i) * s.KernelWidth) + j) * count) + ((long)n * oh * ow);
+                            if (dense)
                             {
+                                var image = plane + ((long)i * w) + j;
+                                for (var y = 0; y < oh; y++, column += ow, image += w)
+                                {
+                                    row.Contiguous(image, column, ow);
+                                }
+
                                 continue;
                             }
 
-                            for (var y = 0; y < oh; y++)
+                            var offset = (j * s.DilationWidth) - s.PaddingWidth;
+                            var (first, end) = ValidRange(offset, s.StrideWidth, w, ow);
+                            for (var y = 0; y < oh; y++, column += ow)
                             {
                                 var ih = (y * s.StrideHeight) - s.PaddingHeight + (i * s.DilationHeight);
-                                if ((uint)ih >= (uint)h)
-                                {
-                                    continue;
-                                }
-
-                                var line = source + ((long)y * ow);
-                                var dest = plane + ((long)ih * w);
-                                if (s.StrideWidth == 1)
-                                {
-                                    Add(line + first, dest + first + colOffset, end - first);
-                                }
-                                else
-                                {
-                                    for (var x = first; x < end; x++)
-                                    {
-                                        dest[(x * s.StrideWidth) + colOffset] += line[x];
-                                    }
-                                }
+                                var inside = (uint)ih < (uint)h;
+                                row.General(plane + ((long)(inside ? ih : 0) * w), column, ow, inside ? first : 0, inside ? end : 0, s.StrideWidth, offset);
                             }
                         }
                     }
