@@ -238,29 +238,11 @@ public class DenseTests
         var x = Gens.Fill(Batch * 512, 1, 1f);
         var expected = mlp.Forward(x, Batch, options: new GemmOptions(1)).ToArray();
         var gradOutput = Gens.Fill(Batch * 512, 2, 1f);
-        var rejected = 0;
-        using var start = new System.Threading.Barrier(2);
-        void Worker()
+        var rejected = Concurrency.RejectedOverlappingCalls(() =>
         {
-            for (var round = 0; round < 10; round++)
-            {
-                start.SignalAndWait();
-                try
-                {
-                    mlp.Forward(x, Batch, options: new GemmOptions(1));
-                    mlp.Backward(x, gradOutput, Batch, new GemmOptions(1));
-                }
-                catch (InvalidOperationException e) when (e.Message.Contains("one thread at a time", StringComparison.Ordinal))
-                {
-                    System.Threading.Interlocked.Increment(ref rejected);
-                }
-            }
-        }
-
-        var other = new System.Threading.Thread(Worker);
-        other.Start();
-        Worker();
-        other.Join();
+            mlp.Forward(x, Batch, options: new GemmOptions(1));
+            mlp.Backward(x, gradOutput, Batch, new GemmOptions(1));
+        });
         Assert.True(rejected > 0, "two threads ran Forward/Backward on one Mlp at the same moment and neither was told");
 
         // The instance is usable again once the calls are over, and still computes the same output.

@@ -309,30 +309,12 @@ public class DeviceMlpTests
         using var net = new DeviceMlp(backend, [new(512, 1024, Activation.Relu), new(1024, 512, Activation.Relu)], Batch);
         using var x = backend.Upload(Gens.Fill(Batch * 512, 1, 1f));
         using var gradOutput = backend.Upload(Gens.Fill(Batch * 512, 2, 1f));
-        var rejected = 0;
-        using var start = new System.Threading.Barrier(2);
-        void Worker()
+        var rejected = Concurrency.RejectedOverlappingCalls(() =>
         {
-            for (var round = 0; round < 10; round++)
-            {
-                start.SignalAndWait();
-                try
-                {
-                    net.Forward(x, Batch);
-                    net.Backward(x, gradOutput, Batch);
-                    net.SgdStep(new SgdOptions(0.01f), firstStep: true);
-                }
-                catch (InvalidOperationException e) when (e.Message.Contains("one thread at a time", StringComparison.Ordinal))
-                {
-                    System.Threading.Interlocked.Increment(ref rejected);
-                }
-            }
-        }
-
-        var other = new System.Threading.Thread(Worker);
-        other.Start();
-        Worker();
-        other.Join();
+            net.Forward(x, Batch);
+            net.Backward(x, gradOutput, Batch);
+            net.SgdStep(new SgdOptions(0.01f), firstStep: true);
+        });
         Assert.True(rejected > 0, "two threads ran one DeviceMlp at the same moment and neither was told");
         net.Forward(x, Batch);
     }
