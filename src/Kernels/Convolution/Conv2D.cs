@@ -84,7 +84,7 @@ public static class Conv2D
 
         var count = shape.Batch * shape.OutHeight * shape.OutWidth;
         var plane = shape.OutHeight * shape.OutWidth;
-        var group = GroupImages(shape);
+        var group = shape.ImagesPerGroup;
         for (var first = 0; first < shape.Batch; first += group)
         {
             var images = Math.Min(group, shape.Batch - first);
@@ -98,20 +98,6 @@ public static class Conv2D
             var visitor = new ForwardVisitor(scratchUsed, bias, preUsed, outputUsed, shape, first, images, Threads(threads, images * plane * shape.OutChannels));
             ActivationDispatch.Accept(activation, ref visitor);
         }
-    }
-
-    /// <summary>
-    /// Images per pass: the passes run over groups of images whose unfolded columns fit in a Zen 5 core's L2 (256 Ki
-    /// floats, 1 MB), so im2col's output is still cached when the GEMM reads it, and the column gradient when col2im
-    /// reads it. One pass over the whole batch streamed the 3.7 MB columns of the seed CNN's first layer through memory
-    /// twice (the layer took 780 µs in the training step against 450 µs alone). The group does not depend on the
-    /// thread count, since dW and db are summed group by group and must come out the same for any count; at this size
-    /// each group's GEMM is still large enough to split over two threads (18 and 16 images for the seed CNN's layers).
-    /// </summary>
-    private static int GroupImages(in Conv2DShape shape)
-    {
-        var perImage = (long)shape.PatchLength * shape.OutHeight * shape.OutWidth;
-        return (int)Math.Clamp((256L * 1024) / perImage, 1, shape.Batch);
     }
 
     /// <summary>
@@ -152,35 +138,103 @@ public static class Conv2D
         // written once, so any shared memory between an output and a later-read input changes the result.
         Disjoint(columnsUsed, weights, saved, gradOutput, scratchUsed, gradWeightsUsed, gradBias, gradInputUsed, BackwardNames);
 
-        // Group by group, in a fixed order (so dW and db sum the same way for any thread count): dZ of the group,
-        // its share of db and dW, then its column gradient and col2im while the group's columns are still cached.
-        var count = shape.Batch * shape.OutHeight * shape.OutWidth;
-        var plane = shape.OutHeight * shape.OutWidth;
-        var group = GroupImages(shape);
-        for (var first = 0; first < shape.Batch; first += group)
+        // Group by group: dZ of the group's images, its db and dW partials (in scratch, after the product), then, when dX
+        // is asked for, its column gradient and col2im, all while the group's columns and dZ sit in one core's L2. The
+        // partials are added in group order afterwards, so db and dW have the same bits whatever ran the groups. With
+        // at least as many groups as threads, each thread takes whole groups with one-thread GEMMs: one fork for the
+        // lot, and no GEMM too thin to split (the first layer's dW is 10×25). Otherwise the groups run in turn and each
+        // GEMM and pass splits across the threads.
+        var groups = shape.ImageGroups;
+        var byGroup = threads > 1 && groups >= threads;
+        var dwPartials = scratchUsed.Slice(shape.OutputLength, groups * shape.WeightLength);
+        var visitor = new BackwardVisitor(gradOutput, saved, scratchUsed, columnsUsed, weights, gradInputUsed, shape, !gradBias.IsEmpty, byGroup ? new GemmOptions(1) : options, byGroup ? threads : 1);
+        ActivationDispatch.Accept(activation, ref visitor);
+
+        // db and dW (+)= Σ_g partial_g, in group order (the db partials have their slots after the dW partials).
+        for (var g = 0; g < groups; g++)
         {
-            var images = Math.Min(group, shape.Batch - first);
-            var offset = first * plane;
-            var overwrite = first == 0 && !accumulate;
-            var visitor = new BackwardVisitor(gradOutput, saved, scratchUsed, shape, first, images, Threads(threads, images * plane * shape.OutChannels));
-            ActivationDispatch.Accept(activation, ref visitor);
+            Sum(dwPartials.Slice(g * shape.WeightLength, shape.WeightLength), gradWeightsUsed, g == 0 && !accumulate);
             if (!gradBias.IsEmpty)
             {
-                var sums = new RowSums(scratchUsed[offset..], gradBias, shape.OutChannels, images * plane, count, !overwrite);
-                IsaDispatch.Run(ref sums, images * plane);
+                Sum(scratchUsed.Slice(shape.OutputLength + (groups * shape.WeightLength) + (g * shape.OutChannels), shape.OutChannels), gradBias, g == 0 && !accumulate);
             }
+        }
+    }
 
-            Sgemm.Multiply(Transpose.None, Transpose.Transposed, shape.OutChannels, shape.PatchLength, images * plane, 1f, scratchUsed[offset..], count, columnsUsed[offset..], count, overwrite ? 0f : 1f, gradWeightsUsed, shape.PatchLength, options, WeightGradientEngine(shape));
-            if (gradInputUsed.IsEmpty)
+    /// <summary>
+    /// Groups [start, start + length) of the backward: dZ_g = dA_g ⊙ act'(saved_g) permuted to [OC, images·OH·OW];
+    /// its row sums (the db partial); partial_g = dZ_g·columns_gᵀ; and, when dX is asked for, columns_g = Wᵀ·dZ_g and
+    /// col2im of the group's images.
+    /// </summary>
+    private readonly unsafe struct GroupBackward<TAct>(
+        TAct activation, Conv2DShape shape, float* gradOutput, float* saved, float* scratch, float* columns, float* weights, float* gradInput, bool withBias, GemmOptions options)
+        : ISliceWork
+        where TAct : struct, IActivationOperator
+    {
+        [MethodImpl(Compile.Hot)]
+        public void Run(int start, int length)
+        {
+            var s = shape;
+            var plane = s.OutHeight * s.OutWidth;
+            var count = s.Batch * plane;
+            var group = s.ImagesPerGroup;
+            var groups = s.ImageGroups;
+            var inner = options.Threads == 1 ? 1 : ParallelSlices.Resolve(options.Threads, nameof(options));
+            for (var g = start; g < start + length; g++)
             {
-                continue;
-            }
+                var first = g * group;
+                var images = Math.Min(group, s.Batch - first);
+                var offset = first * plane;
+                ParallelSlices.Run(new PermuteBackward<TAct>(activation, s, gradOutput, saved, scratch, first), images, Threads(inner, images * plane * s.OutChannels), 2, 1);
+                var dz = new ReadOnlySpan<float>(scratch + offset, (s.OutChannels * count) - offset);
+                if (withBias)
+                {
+                    var biasPartial = new Span<float>(scratch + s.OutputLength + ((long)groups * s.WeightLength) + ((long)g * s.OutChannels), s.OutChannels);
+                    var sums = new RowSums(dz, biasPartial, s.OutChannels, images * plane, count, accumulate: false);
+                    IsaDispatch.Run(ref sums, images * plane);
+                }
 
-            Sgemm.Multiply(Transpose.Transposed, Transpose.None, shape.PatchLength, images * plane, shape.OutChannels, 1f, weights, shape.PatchLength, scratchUsed[offset..], count, 0f, columnsUsed[offset..], count, options);
-            fixed (float* cols = columnsUsed, dx = gradInputUsed)
-            {
-                ParallelSlices.Run(new Col2Im(shape, cols, dx, first), images, Threads(threads, images * plane * shape.PatchLength), 2, 1);
+                var cols = new Span<float>(columns + offset, (s.PatchLength * count) - offset);
+                var partial = new Span<float>(scratch + s.OutputLength + ((long)g * s.WeightLength), s.WeightLength);
+                Sgemm.Multiply(Transpose.None, Transpose.Transposed, s.OutChannels, s.PatchLength, images * plane, 1f, dz, count, cols, count, 0f, partial, s.PatchLength, options, WeightGradientEngine(s));
+                if (gradInput == null)
+                {
+                    continue;
+                }
+
+                Sgemm.Multiply(Transpose.Transposed, Transpose.None, s.PatchLength, images * plane, s.OutChannels, 1f, new ReadOnlySpan<float>(weights, s.WeightLength), s.PatchLength, dz, count, 0f, cols, count, options);
+                ParallelSlices.Run(new Col2Im(s, columns, gradInput, first), images, Threads(inner, images * plane * s.PatchLength), 2, 1);
             }
+        }
+    }
+
+    /// <summary>total = part (overwrite) or total += part.</summary>
+    private static void Sum(ReadOnlySpan<float> part, Span<float> total, bool overwrite)
+    {
+        if (overwrite)
+        {
+            part.CopyTo(total);
+            return;
+        }
+
+        Accumulate(part, total);
+    }
+
+    /// <summary>sum[i] += part[i].</summary>
+    private static void Accumulate(ReadOnlySpan<float> part, Span<float> sum)
+    {
+        var i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + Vector256<float>.Count <= part.Length; i += Vector256<float>.Count)
+            {
+                (Vector256.Create(sum.Slice(i, Vector256<float>.Count)) + Vector256.Create(part.Slice(i, Vector256<float>.Count))).CopyTo(sum.Slice(i, Vector256<float>.Count));
+            }
+        }
+
+        for (; i < part.Length; i++)
+        {
+            sum[i] += part[i];
         }
     }
 
@@ -464,18 +518,21 @@ public static class Conv2D
         }
     }
 
-    private readonly ref struct BackwardVisitor(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> saved, Span<float> scratch, Conv2DShape shape, int firstImage, int images, int threads) : IActivationVisitor
+    private readonly ref struct BackwardVisitor(ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> saved, Span<float> scratch, Span<float> columns, ReadOnlySpan<float> weights, Span<float> gradInput, Conv2DShape shape, bool withBias, GemmOptions options, int groupThreads) : IActivationVisitor
     {
         private readonly ReadOnlySpan<float> _gradOutput = gradOutput;
         private readonly ReadOnlySpan<float> _saved = saved;
         private readonly Span<float> _scratch = scratch;
+        private readonly Span<float> _columns = columns;
+        private readonly ReadOnlySpan<float> _weights = weights;
+        private readonly Span<float> _gradInput = gradInput;
 
         public unsafe void Visit<TAct>(TAct activation) where TAct : struct, IActivationOperator
         {
-            fixed (float* g = _gradOutput, s = _saved, d = _scratch)
+            fixed (float* g = _gradOutput, s = _saved, d = _scratch, cols = _columns, w = _weights, dx = _gradInput)
             {
-                var work = new PermuteBackward<TAct>(activation, shape, g, s, d, firstImage);
-                ParallelSlices.Run(work, images, threads, 2, 1);
+                var work = new GroupBackward<TAct>(activation, shape, g, s, d, cols, w, dx, withBias, options);
+                ParallelSlices.Run(work, shape.ImageGroups, groupThreads, 2, 1);
             }
         }
     }
