@@ -12,21 +12,22 @@ namespace Kernels;
 
 /// <summary>
 /// 2-D convolution over NCHW tensors (PyTorch's <c>nn.Conv2d</c>: cross-correlation, zero padding, stride and
-/// dilation), forward beside backward, as one GEMM per pass over the whole batch.
+/// dilation), forward beside backward, as im2col and GEMM over groups of images.
 /// <para>
-/// Forward: im2col unfolds every image into <c>columns</c> [C·KH·KW, N·OH·OW]; one GEMM computes
-/// [OC, C·KH·KW]·columns = [OC, N·OH·OW] into <c>scratch</c>; one pass permutes that to NCHW while it adds the bias
-/// and applies the activation. One large GEMM instead of N small ones keeps the micro-kernel on long rows
-/// (N·OH·OW = 36 864 for the seed CNN's first layer at batch 64, against 576 per image), and the permute is the
-/// epilogue the bias needs anyway, since a convolution's bias is per row of that product, not per column.
+/// Forward, per group of <see cref="Conv2DShape.ImagesPerGroup"/> images (as many as keep the group's unfolded
+/// columns in one core's L2): im2col writes the group's columns of <c>columns</c> [C·KH·KW, N·OH·OW]; one GEMM
+/// computes [OC, C·KH·KW]·columns into <c>scratch</c>; one pass permutes that to NCHW while it adds the bias and
+/// applies the activation. A GEMM over many images instead of one keeps the micro-kernel on long rows (10 368
+/// columns for the seed CNN's first layer, against 576 per image), and the permute is the epilogue the bias needs
+/// anyway, since a convolution's bias is per row of that product, not per column.
 /// </para>
 /// <para>
-/// Backward: dZ = dA ⊙ act'(saved) is permuted back to [OC, N·OH·OW] in one pass; db sums its rows; dW = dZ·columnsᵀ
-/// is one GEMM with the whole batch as its inner dimension (no per-image accumulation, so the sum order is fixed);
-/// dcolumns = Wᵀ·dZ overwrites <c>columns</c>, and col2im adds each patch back into dX. Every step splits over
-/// images or over the GEMM's rows and columns, never over a sum, so results are bitwise identical for any
-/// thread count. Allocation-free: the caller owns every buffer (<see cref="Conv2DShape.ColumnsLength"/>,
-/// <see cref="Conv2DShape.ScratchLength"/>).
+/// Backward, per group: dZ = dA ⊙ act'(saved) permuted back to [OC, images·OH·OW]; its row sums and dZ·columnsᵀ
+/// into the group's db and dW partials (in <c>scratch</c>); then Wᵀ·dZ over the group's <c>columns</c> and col2im
+/// into dX. The partials are added in group order, and everything else splits over images or over a GEMM's rows
+/// and columns, never over a sum, so results are bitwise identical for any thread count. With at least as many
+/// groups as threads, each thread takes whole groups. Allocation-free: the caller owns every buffer
+/// (<see cref="Conv2DShape.ColumnsLength"/>, <see cref="Conv2DShape.ScratchLength"/>).
 /// </para>
 /// </summary>
 public static class Conv2D
