@@ -2,7 +2,9 @@
 # Runs the 784-100-10 training step on both sides back to back on this machine and prints the ratio:
 # Kernels (bench/Kernels.Benchmarks training-step-timing) and PyTorch 1.13 CPU (pytorch_mlp.py with
 # Debian's /usr/bin/python3), both with OpenBLAS's AVX-512 kernel selected (OPENBLAS_CORETYPE=SkylakeX),
-# then the same again so drift between the two halves shows. Usage: compare_pytorch.sh [batches] [threads]
+# then the same again so drift between the two halves shows. PyTorch's OpenMP and OpenBLAS pools are pinned
+# separately (pytorch_mlp.py); for two threads its better non-oversubscribing setting counts and is printed.
+# Usage: compare_pytorch.sh [batches] [threads]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 batches=${1:-128,1024}
@@ -32,5 +34,6 @@ for r in rows:
     if peer is None:
         continue
     unit, scale = ("ms", 1e3) if r["kind"] == "epoch" or r["batch"] >= 1024 else ("µs", 1e6)
-    print(f"{r['kind']:<8} {r['batch']:>5} {r['threads']:>7} {r['round']:>5} {r['seconds']*scale:>9.1f} {unit} {peer['seconds']*scale:>9.1f} {unit} {peer['seconds']/r['seconds']:>8.2f}×")
+    pools = f"torch {peer.get('torch_threads')} × OpenBLAS {peer.get('openblas_threads')}"
+    print(f"{r['kind']:<8} {r['batch']:>5} {r['threads']:>7} {r['round']:>5} {r['seconds']*scale:>9.1f} {unit} {peer['seconds']*scale:>9.1f} {unit} {peer['seconds']/r['seconds']:>8.2f}×  ({pools})")
 PY
