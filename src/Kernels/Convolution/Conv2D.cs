@@ -545,43 +545,30 @@ public static class Conv2D
         [MethodImpl(Compile.Hot)]
         public void Run(int start, int length)
         {
-            var loop = new Rows(this, start + firstImage, length);
-            IsaDispatch.Run(ref loop, shape.OutHeight * shape.OutWidth);
+            var rows = new ForwardRows<TAct>(activation, shape, scratch, bias, preActivation, output, firstImage + start, length);
+            IsaDispatch.Run(ref rows, shape.OutHeight * shape.OutWidth);
         }
+    }
 
-        private readonly struct Rows(PermuteForward<TAct> work, int start, int length) : IVectorLoop
+    /// <summary><see cref="PermuteForward{TAct}"/>'s rows at one vector width.</summary>
+    private readonly unsafe struct ForwardRows<TAct>(TAct activation, Conv2DShape shape, float* scratch, float* bias, float* preActivation, float* output, int start, int length) : IVectorLoop
+        where TAct : struct, IActivationOperator
+    {
+        [MethodImpl(Compile.Hot)]
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            [MethodImpl(Compile.Hot)]
-            public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+            var plane = shape.OutHeight * shape.OutWidth;
+            var count = (long)shape.Batch * plane;
+            for (var n = start; n < start + length; n++)
             {
-                var s = work.Shape;
-                var plane = s.OutHeight * s.OutWidth;
-                var count = (long)s.Batch * plane;
-                for (var n = start; n < start + length; n++)
+                for (var oc = 0; oc < shape.OutChannels; oc++)
                 {
-                    for (var oc = 0; oc < s.OutChannels; oc++)
-                    {
-                        var from = work.Scratch + (oc * count) + ((long)n * plane);
-                        var to = (((long)n * s.OutChannels) + oc) * plane;
-                        var b = work.Bias == null ? 0f : work.Bias[oc];
-                        var keep = work.PreActivation == null ? null : work.PreActivation + to;
-                        BiasActivateRow<TAct, TVec>(work.Activation, ref *from, b, keep, ref *(work.Output + to), (nuint)plane);
-                    }
+                    var from = scratch + (oc * count) + ((long)n * plane);
+                    var to = (((long)n * shape.OutChannels) + oc) * plane;
+                    BiasActivateRow<TAct, TVec>(activation, ref *from, bias == null ? 0f : bias[oc], preActivation == null ? null : preActivation + to, ref *(output + to), (nuint)plane);
                 }
             }
         }
-
-        private TAct Activation => activation;
-
-        private Conv2DShape Shape => shape;
-
-        private float* Scratch => scratch;
-
-        private float* Bias => bias;
-
-        private float* PreActivation => preActivation;
-
-        private float* Output => output;
     }
 
     /// <summary>Images [start, start + length): scratch[oc, n·OH·OW ..] = gradOutput[n, oc, :] ⊙ act'(saved[n, oc, :]).</summary>
@@ -591,39 +578,30 @@ public static class Conv2D
         [MethodImpl(Compile.Hot)]
         public void Run(int start, int length)
         {
-            var loop = new Rows(this, start + firstImage, length);
-            IsaDispatch.Run(ref loop, shape.OutHeight * shape.OutWidth);
+            var rows = new BackwardRows<TAct>(activation, shape, gradOutput, saved, scratch, firstImage + start, length);
+            IsaDispatch.Run(ref rows, shape.OutHeight * shape.OutWidth);
         }
+    }
 
-        private readonly struct Rows(PermuteBackward<TAct> work, int start, int length) : IVectorLoop
+    /// <summary><see cref="PermuteBackward{TAct}"/>'s rows at one vector width.</summary>
+    private readonly unsafe struct BackwardRows<TAct>(TAct activation, Conv2DShape shape, float* gradOutput, float* saved, float* scratch, int start, int length) : IVectorLoop
+        where TAct : struct, IActivationOperator
+    {
+        [MethodImpl(Compile.Hot)]
+        public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
-            [MethodImpl(Compile.Hot)]
-            public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
+            var plane = shape.OutHeight * shape.OutWidth;
+            var count = (long)shape.Batch * plane;
+            for (var n = start; n < start + length; n++)
             {
-                var s = work.Shape;
-                var plane = s.OutHeight * s.OutWidth;
-                var count = (long)s.Batch * plane;
-                for (var n = start; n < start + length; n++)
+                for (var oc = 0; oc < shape.OutChannels; oc++)
                 {
-                    for (var oc = 0; oc < s.OutChannels; oc++)
-                    {
-                        var from = (((long)n * s.OutChannels) + oc) * plane;
-                        var to = work.Scratch + (oc * count) + ((long)n * plane);
-                        GradientRow<TAct, TVec>(work.Activation, ref *(work.GradOutput + from), ref *(work.Saved + from), ref *to, (nuint)plane);
-                    }
+                    var from = (((long)n * shape.OutChannels) + oc) * plane;
+                    var to = scratch + (oc * count) + ((long)n * plane);
+                    GradientRow<TAct, TVec>(activation, ref *(gradOutput + from), ref *(saved + from), ref *to, (nuint)plane);
                 }
             }
         }
-
-        private TAct Activation => activation;
-
-        private Conv2DShape Shape => shape;
-
-        private float* GradOutput => gradOutput;
-
-        private float* Saved => saved;
-
-        private float* Scratch => scratch;
     }
 
     [SkipLocalsInit]
