@@ -147,17 +147,16 @@ public static class Conv2D
         // GEMM and pass splits across the threads.
         var groups = shape.ImageGroups;
         var byGroup = threads > 1 && groups >= threads;
-        var dwPartials = scratchUsed.Slice(shape.OutputLength, groups * shape.WeightLength);
         var visitor = new BackwardVisitor(gradOutput, saved, scratchUsed, columnsUsed, weights, gradInputUsed, shape, !gradBias.IsEmpty, byGroup ? new GemmOptions(1) : options, byGroup ? threads : 1);
         ActivationDispatch.Accept(activation, ref visitor);
 
-        // db and dW (+)= Σ_g partial_g, in group order (the db partials have their slots after the dW partials).
+        // db and dW (+)= Σ_g partial_g, in group order.
         for (var g = 0; g < groups; g++)
         {
-            Sum(dwPartials.Slice(g * shape.WeightLength, shape.WeightLength), gradWeightsUsed, g == 0 && !accumulate);
+            Sum(scratchUsed.Slice(WeightPartial(shape, g), shape.WeightLength), gradWeightsUsed, g == 0 && !accumulate);
             if (!gradBias.IsEmpty)
             {
-                Sum(scratchUsed.Slice(shape.OutputLength + (groups * shape.WeightLength) + (g * shape.OutChannels), shape.OutChannels), gradBias, g == 0 && !accumulate);
+                Sum(scratchUsed.Slice(BiasPartial(shape, g), shape.OutChannels), gradBias, g == 0 && !accumulate);
             }
         }
     }
@@ -179,7 +178,6 @@ public static class Conv2D
             var plane = s.OutHeight * s.OutWidth;
             var count = s.Batch * plane;
             var group = s.ImagesPerGroup;
-            var groups = s.ImageGroups;
             var inner = options.Threads == 1 ? 1 : ParallelSlices.Resolve(options.Threads, nameof(options));
             for (var g = start; g < start + length; g++)
             {
@@ -190,13 +188,13 @@ public static class Conv2D
                 var dz = new ReadOnlySpan<float>(scratch + offset, (s.OutChannels * count) - offset);
                 if (withBias)
                 {
-                    var biasPartial = new Span<float>(scratch + s.OutputLength + ((long)groups * s.WeightLength) + ((long)g * s.OutChannels), s.OutChannels);
+                    var biasPartial = new Span<float>(scratch + BiasPartial(s, g), s.OutChannels);
                     var sums = new RowSums(dz, biasPartial, s.OutChannels, images * plane, count, accumulate: false);
                     IsaDispatch.Run(ref sums, images * plane);
                 }
 
                 var cols = new Span<float>(columns + offset, (s.PatchLength * count) - offset);
-                var partial = new Span<float>(scratch + s.OutputLength + ((long)g * s.WeightLength), s.WeightLength);
+                var partial = new Span<float>(scratch + WeightPartial(s, g), s.WeightLength);
                 Sgemm.Multiply(Transpose.None, Transpose.Transposed, s.OutChannels, s.PatchLength, images * plane, 1f, dz, count, cols, count, 0f, partial, s.PatchLength, options, WeightGradientEngine(s));
                 if (gradInput == null)
                 {
@@ -266,24 +264,30 @@ public static class Conv2D
 
     private static int Threads(int threads, int elements) => elements < ParallelElements ? 1 : threads;
 
+    // The backward's partials in scratch, after the product [OC, N·OH·OW]: one dW per group, then one db per group
+    // (Conv2DShape.ScratchLength counts them).
+    private static int WeightPartial(in Conv2DShape shape, int group) => shape.OutputLength + (group * shape.WeightLength);
+
+    private static int BiasPartial(in Conv2DShape shape, int group) => WeightPartial(shape, shape.ImageGroups) + (group * shape.OutChannels);
+
     private static Span<float> Tensor(Span<float> span, int length, string name, string layout, Conv2DShape shape)
     {
-        if (span.Length < length)
-        {
-            throw new ArgumentException($"{name} has {span.Length} elements but {layout} of {shape} needs {length}.", name);
-        }
-
+        CheckLength(span.Length, length, name, layout, shape);
         return span[..length];
     }
 
     private static ReadOnlySpan<float> Tensor(ReadOnlySpan<float> span, int length, string name, string layout, Conv2DShape shape)
     {
-        if (span.Length < length)
-        {
-            throw new ArgumentException($"{name} has {span.Length} elements but {layout} of {shape} needs {length}.", name);
-        }
-
+        CheckLength(span.Length, length, name, layout, shape);
         return span[..length];
+    }
+
+    private static void CheckLength(int length, int needed, string name, string layout, Conv2DShape shape)
+    {
+        if (length < needed)
+        {
+            throw new ArgumentException($"{name} has {length} elements but {layout} of {shape} needs {needed}.", name);
+        }
     }
 
     /// <summary>
