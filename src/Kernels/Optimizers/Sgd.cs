@@ -110,8 +110,24 @@ public static class Sgd
     private static void Update<TVec>(ref float p, ref float g, ref float b, nuint i, SgdOptions o, bool hasMomentum, bool firstStep)
         where TVec : struct, ISimdFloat<TVec>
     {
-        var theta = TVec.Load(ref p, i);
-        var d = TVec.Load(ref g, i);
+        var buffer = hasMomentum && !firstStep ? TVec.Load(ref b, i) : default;
+        TVec.Store(Rule(TVec.Load(ref p, i), TVec.Load(ref g, i), ref buffer, o, hasMomentum, firstStep), ref p, i);
+        if (hasMomentum)
+        {
+            TVec.Store(buffer, ref b, i);
+        }
+    }
+
+    /// <summary>
+    /// The update of one lane group on values, shared by the span kernel and the device backends (which compile it
+    /// for <see cref="Vec1"/>): returns the new θ and leaves the new momentum in <paramref name="buffer"/> when
+    /// <paramref name="hasMomentum"/> (its value in is ignored on the first step).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec Rule<TVec>(TVec theta, TVec gradient, ref TVec buffer, SgdOptions o, bool hasMomentum, bool firstStep)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var d = gradient;
         if (o.WeightDecay != 0f)
         {
             d = TVec.Fma(theta, TVec.Create(o.WeightDecay), d);
@@ -119,11 +135,10 @@ public static class Sgd
 
         if (hasMomentum)
         {
-            var buf = firstStep ? d : TVec.Fma(TVec.Load(ref b, i), TVec.Create(o.Momentum), d * TVec.Create(1f - o.Dampening));
-            TVec.Store(buf, ref b, i);
-            d = o.Nesterov ? TVec.Fma(buf, TVec.Create(o.Momentum), d) : buf;
+            buffer = firstStep ? d : TVec.Fma(buffer, TVec.Create(o.Momentum), d * TVec.Create(1f - o.Dampening));
+            d = o.Nesterov ? TVec.Fma(buffer, TVec.Create(o.Momentum), d) : buffer;
         }
 
-        TVec.Store(TVec.Fma(d, TVec.Create(-o.LearningRate), theta), ref p, i);
+        return TVec.Fma(d, TVec.Create(-o.LearningRate), theta);
     }
 }

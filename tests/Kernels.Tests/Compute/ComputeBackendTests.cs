@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using FsCheck.Fluent;
 using Kernels.Compute;
+using Kernels.Gpu;
 using Kernels.Tests.Infrastructure;
 using Kernels.Tests.References;
 using Xunit;
@@ -108,25 +109,27 @@ public class ComputeBackendTests
     public void Activation_special_values_propagate_as_on_the_cpu()
     {
         float[] z = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 88.5f, -88.5f, 1e-30f];
-        var openCl = BackendVariants.OpenClOrNull;
-        if (openCl is null)
+        foreach (var device in BackendVariants.All)
         {
-            return;
-        }
-
-        foreach (var act in AllActivations)
-        {
-            var cpu = new float[z.Length];
-            ActivationKernels.Forward(act, z, cpu);
-            using var input = openCl.Upload(z);
-            using var output = openCl.Allocate(z.Length);
-            openCl.ActivationForward(act, input, output, z.Length);
-            var device = openCl.Download(output);
-            for (var i = 0; i < z.Length; i++)
+            if (device is CpuBackend)
             {
-                Assert.True(
-                    float.IsNaN(cpu[i]) ? float.IsNaN(device[i]) : Math.Abs(device[i] - cpu[i]) <= 4e-6 * (1 + Math.Abs(cpu[i])) || device[i] == cpu[i],
-                    $"{act}({z[i]}): OpenCL {device[i]}, CPU {cpu[i]}");
+                continue;
+            }
+
+            foreach (var act in AllActivations)
+            {
+                var cpu = new float[z.Length];
+                ActivationKernels.Forward(act, z, cpu);
+                using var input = device.Upload(z);
+                using var output = device.Allocate(z.Length);
+                device.ActivationForward(act, input, output, z.Length);
+                var values = device.Download(output);
+                for (var i = 0; i < z.Length; i++)
+                {
+                    Assert.True(
+                        float.IsNaN(cpu[i]) ? float.IsNaN(values[i]) : Math.Abs(values[i] - cpu[i]) <= 4e-6 * (1 + Math.Abs(cpu[i])) || values[i] == cpu[i],
+                        $"{act}({z[i]}): {device.Name} {values[i]}, CPU {cpu[i]}");
+                }
             }
         }
     }
@@ -559,7 +562,7 @@ public class ComputeBackendTests
 
         var c = Run();
 
-        // The OpenCL backend's two GEMM kernels (tiled, one item per element) promise the same bits on every
+        // The device backends' two GEMM kernels (tiled, one thread per element) promise the same bits on every
         // shape, whichever the shape picks: run both, compare, and judge the tiled one below.
         if (backend is OpenClBackend openCl)
         {
@@ -576,6 +579,23 @@ public class ComputeBackendTests
                 openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Auto;
             }
         }
+
+        if (backend is IlgpuBackend ilgpu)
+        {
+            try
+            {
+                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Direct;
+                var direct = Run();
+                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Tiled;
+                c = Run();
+                AssertBits(c, direct, $"tiled vs direct kernel: {t}", 0);
+            }
+            finally
+            {
+                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+            }
+        }
+
         for (var i = 0; i < c.Length; i++)
         {
             var (row, col) = (i / ldc, i % ldc);

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using Kernels.Compute;
+using Kernels.Gpu;
 using Xunit;
 
 namespace Kernels.Tests.Infrastructure;
@@ -16,6 +17,19 @@ public static class BackendVariants
 
     private static readonly Lazy<(OpenClBackend? Backend, string Reason)> OpenCl = new(() =>
         OpenClBackend.IsAvailable(out var reason) ? (OpenClBackend.Create(), string.Empty) : (null, reason));
+
+    private static readonly Lazy<(IlgpuBackend? Backend, string Reason)> IlgpuCpu = new(() =>
+        IlgpuBackend.IsAvailable(IlgpuDeviceKind.Cpu, out var reason) ? (IlgpuBackend.Create(IlgpuDeviceKind.Cpu), string.Empty) : (null, reason));
+
+    /// <summary>The shared ILGPU backend on ILGPU's CPU accelerator, which every machine has (a failure if it cannot open).</summary>
+    public static IlgpuBackend IlgpuCpuBackend
+    {
+        get
+        {
+            var (backend, reason) = IlgpuCpu.Value;
+            return backend ?? throw new Xunit.Sdk.XunitException($"ILGPU's CPU accelerator could not be opened: {reason}");
+        }
+    }
 
     /// <summary>Whether CI asked for the OpenCL backend to be tested.</summary>
     public static bool OpenClExpected => Environment.GetEnvironmentVariable("KERNELS_EXPECT_OPENCL") == "1";
@@ -40,7 +54,7 @@ public static class BackendVariants
     {
         get
         {
-            var list = new List<ComputeBackend> { Cpu.Value };
+            var list = new List<ComputeBackend> { Cpu.Value, IlgpuCpuBackend };
             if (OpenClOrNull is { } openCl)
             {
                 list.Add(openCl);

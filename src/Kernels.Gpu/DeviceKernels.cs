@@ -1,0 +1,395 @@
+using ILGPU;
+using Kernels.Activations;
+using Kernels.Random;
+using Kernels.Simd;
+
+namespace Kernels.Gpu;
+
+/// <summary>The scalars of one GEMM launch (ILGPU kernels take at most a handful of parameters cheaply as one struct).</summary>
+internal readonly record struct GemmArguments(int TransA, int TransB, int M, int N, int K, float Alpha, int Lda, int Ldb, float Beta, int Ldc, int HasBias);
+
+/// <summary>The scalars of the cross-entropy launches.</summary>
+internal readonly record struct CrossEntropyArguments(int Rows, int Classes, int HasWeights, int IgnoreIndex, float Smoothing, float Scale);
+
+/// <summary>The SGD hyper-parameters as a kernel argument (ILGPU takes only blittable structs, so no bool).</summary>
+internal readonly record struct SgdArguments(float LearningRate, float Momentum, float Dampening, float WeightDecay, int Nesterov, int HasMomentum, int FirstStep)
+{
+    public SgdOptions Options => new(LearningRate, Momentum, Dampening, WeightDecay, Nesterov != 0);
+}
+
+/// <summary>The Adam hyper-parameters as a kernel argument (blittable: no bool).</summary>
+internal readonly record struct AdamArguments(float LearningRate, float Beta1, float Beta2, float Epsilon, float WeightDecay, int AmsGrad, int Decoupled)
+{
+    public AdamOptions Options => new(LearningRate, Beta1, Beta2, Epsilon, WeightDecay, AmsGrad != 0, Decoupled != 0);
+}
+
+/// <summary>
+/// The device code of <see cref="IlgpuBackend"/>, compiled by ILGPU for CUDA (PTX), OpenCL and its CPU accelerator.
+/// The formulas are not written here a second time: activations are <see cref="IActivationOperator"/> structs
+/// instantiated at <see cref="Vec1"/>, the width-1 form the span kernels use for their tails; the dropout mask is
+/// <see cref="Philox.Block"/>; the optimizer updates are <see cref="Sgd.Rule{TVec}"/> and <see cref="Adam.Rule{TVec}"/>;
+/// the cross-entropy's exp and log are <see cref="VectorMath"/>'s polynomials. So a device computes each element
+/// with the same operations, in the same order, as the CPU's scalar path. Every kernel here is checked to compile to
+/// PTX by the test suite, which finds them by reflection.
+/// </summary>
+internal static class DeviceKernels
+{
+    /// <summary>Rows and columns of C per work-group of the tiled GEMM.</summary>
+    public const int Tile = 64;
+
+    /// <summary>Depth of the op(A) and op(B) slices staged in shared memory per step.</summary>
+    public const int Depth = 16;
+
+    /// <summary>Threads per group along the columns; each thread owns <see cref="Tile"/>/16 = 4 columns, 16 apart.</summary>
+    public const int GroupColumns = 16;
+
+    /// <summary>Threads per group along the rows; each thread owns <see cref="Tile"/>/8 = 8 rows, 8 apart.</summary>
+    public const int GroupRows = 8;
+
+    private const int RowsPerThread = Tile / GroupRows;
+    private const int ColumnsPerThread = Tile / GroupColumns;
+    private const int GroupSize = GroupColumns * GroupRows;
+
+    /// <summary>
+    /// C = act(alpha·op(A)·op(B) + beta·C + bias), one <see cref="Tile"/>² tile of C per group of 16×8 threads
+    /// (128, four warps: the CPU accelerator that CI tests on is configured for that group, see
+    /// <see cref="IlgpuBackend.CreateContext"/>). Each step stages
+    /// a <see cref="Depth"/>-deep slice of op(A) (stored transposed, one padding column against bank conflicts) and of
+    /// op(B) in shared memory, loaded so that neighbouring threads read neighbouring addresses of the stored matrix
+    /// whatever its transpose. Each thread accumulates its 8×4 elements with fma over k in order from zero, exactly
+    /// as <see cref="GemmDirect{TAct}"/> does, so the choice between the two never changes a bit. When alpha is 0,
+    /// A and B are not read; when beta is 0, C is not read.
+    /// </summary>
+    public static void GemmTiled<TAct>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TAct : struct, IActivationOperator
+    {
+        var aTile = SharedMemory.Allocate<float>(Depth * (Tile + 1));
+        var bTile = SharedMemory.Allocate<float>(Depth * Tile);
+        var accumulators = LocalMemory.Allocate<float>(RowsPerThread * ColumnsPerThread);
+        var tx = Group.IdxX;
+        var ty = Group.IdxY;
+        var thread = (ty * GroupColumns) + tx;
+        var row0 = Grid.IdxY * Tile;
+        var col0 = Grid.IdxX * Tile;
+        for (var e = 0; e < RowsPerThread * ColumnsPerThread; e++)
+        {
+            accumulators[e] = 0f;
+        }
+
+        if (g.Alpha != 0f)
+        {
+            for (var p0 = 0; p0 < g.K; p0 += Depth)
+            {
+                for (var e = thread; e < Depth * Tile; e += GroupSize)
+                {
+                    // A stored m×k reads along p, stored k×m along i; both land at aTile[p][i].
+                    int ap, ai;
+                    if (g.TransA == 0)
+                    {
+                        ap = e % Depth;
+                        ai = e / Depth;
+                    }
+                    else
+                    {
+                        ai = e % Tile;
+                        ap = e / Tile;
+                    }
+
+                    var gi = row0 + ai;
+                    var gp = p0 + ap;
+                    aTile[(ap * (Tile + 1)) + ai] = gi < g.M && gp < g.K
+                        ? a[g.TransA == 0 ? ((long)gi * g.Lda) + gp : ((long)gp * g.Lda) + gi]
+                        : 0f;
+
+                    int bp, bj;
+                    if (g.TransB == 0)
+                    {
+                        bj = e % Tile;
+                        bp = e / Tile;
+                    }
+                    else
+                    {
+                        bp = e % Depth;
+                        bj = e / Depth;
+                    }
+
+                    var gj = col0 + bj;
+                    var gq = p0 + bp;
+                    bTile[(bp * Tile) + bj] = gj < g.N && gq < g.K
+                        ? b[g.TransB == 0 ? ((long)gq * g.Ldb) + gj : ((long)gj * g.Ldb) + gq]
+                        : 0f;
+                }
+
+                Group.Barrier();
+
+                // Zero-padded past k, but those products must not be added: fma(0, 0, acc) would keep acc, yet a
+                // NaN or infinity elsewhere in the row must not meet a padded 0 either, so the depth is clipped.
+                var depth = g.K - p0 < Depth ? g.K - p0 : Depth;
+                for (var p = 0; p < depth; p++)
+                {
+                    for (var r = 0; r < RowsPerThread; r++)
+                    {
+                        var av = aTile[(p * (Tile + 1)) + ty + (r * GroupRows)];
+                        for (var s = 0; s < ColumnsPerThread; s++)
+                        {
+                            var index = (r * ColumnsPerThread) + s;
+                            accumulators[index] = Vec1.Fma(new Vec1(av), new Vec1(bTile[(p * Tile) + tx + (s * GroupColumns)]), new Vec1(accumulators[index])).V;
+                        }
+                    }
+                }
+
+                Group.Barrier();
+            }
+        }
+
+        for (var r = 0; r < RowsPerThread; r++)
+        {
+            var i = row0 + ty + (r * GroupRows);
+            for (var s = 0; s < ColumnsPerThread; s++)
+            {
+                var j = col0 + tx + (s * GroupColumns);
+                if (i < g.M && j < g.N)
+                {
+                    Store(c, bias, g, act, i, j, accumulators[(r * ColumnsPerThread) + s]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The same product and epilogue with one thread per element of C (index.X the row, index.Y the column), for
+    /// outputs narrower or shorter than a tile, where the tiled kernel would spend most of its threads on padding.
+    /// </summary>
+    public static void GemmDirect<TAct>(Index2D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TAct : struct, IActivationOperator
+    {
+        var i = index.X;
+        var j = index.Y;
+        var sum = 0f;
+        if (g.Alpha != 0f)
+        {
+            for (var p = 0; p < g.K; p++)
+            {
+                var av = a[g.TransA == 0 ? ((long)i * g.Lda) + p : ((long)p * g.Lda) + i];
+                var bv = b[g.TransB == 0 ? ((long)p * g.Ldb) + j : ((long)j * g.Ldb) + p];
+                sum = Vec1.Fma(new Vec1(av), new Vec1(bv), new Vec1(sum)).V;
+            }
+        }
+
+        Store(c, bias, g, act, i, j, sum);
+    }
+
+    /// <summary>values[i] = 0.</summary>
+    public static void Clear<T>(Index1D i, ArrayView<T> values)
+        where T : unmanaged
+        => values[i] = default;
+
+    /// <summary>destination[i] = source[i].</summary>
+    public static void Copy(Index1D i, ArrayView<float> source, ArrayView<float> destination)
+        => destination[i] = source[i];
+
+    /// <summary>output[i] = act(input[i]).</summary>
+    public static void ActivationForward<TAct>(Index1D i, ArrayView<float> input, ArrayView<float> output, TAct act)
+        where TAct : struct, IActivationOperator
+        => output[i] = act.Forward(new Vec1(input[i])).V;
+
+    /// <summary>gradInput[i] = gradOutput[i]·act'(saved[i]); gradInput may be either input (each element is read first).</summary>
+    public static void ActivationBackward<TAct>(Index1D i, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, TAct act)
+        where TAct : struct, IActivationOperator
+        => gradInput[i] = act.Backward(new Vec1(gradOutput[i]), new Vec1(saved[i])).V;
+
+    /// <summary>
+    /// The dense layer's backward epilogue, one thread per column walking the rows in order: gradInput = gradOutput ·
+    /// act'(saved) and gradBias[j] (+)= the column's sum of gradInput, the bits of <see cref="ActivationBackward{TAct}"/>
+    /// followed by <see cref="ColumnSum"/>.
+    /// </summary>
+    public static void ActivationBackwardBiasGradient<TAct>(Index1D j, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, ArrayView<float> gradBias, int rows, int cols, int accumulate, TAct act)
+        where TAct : struct, IActivationOperator
+    {
+        var sum = accumulate != 0 ? gradBias[j] : 0f;
+        for (var r = 0; r < rows; r++)
+        {
+            var index = ((long)r * cols) + j;
+            var value = act.Backward(new Vec1(gradOutput[index]), new Vec1(saved[index])).V;
+            gradInput[index] = value;
+            sum += value;
+        }
+
+        gradBias[j] = sum;
+    }
+
+    /// <summary>sums[j] (+)= Σ_r input[r, j], rows in order: the bits of <see cref="Reductions.ColumnSum"/>.</summary>
+    public static void ColumnSum(Index1D j, ArrayView<float> input, ArrayView<float> sums, int rows, int cols, int accumulate)
+    {
+        var sum = accumulate != 0 ? sums[j] : 0f;
+        for (var r = 0; r < rows; r++)
+        {
+            sum += input[((long)r * cols) + j];
+        }
+
+        sums[j] = sum;
+    }
+
+    /// <summary>
+    /// Softmax cross-entropy, first launch: one thread per row, classes in order. With l = log_softmax(x) (the row
+    /// shifted by its max, NaN winning), class weights w (1 when absent), smoothing ε and C classes, it writes five
+    /// per-row values, each a block of rows floats: the loss (1 − ε)·(−w_y·l_y) + (ε/C)·(−Σ_c w_c·l_c), w_y, the max,
+    /// Σ_c exp(x_c − max), and q = (1 − ε)·w_y + (ε/C)·Σ_c w_c. Ignored rows write loss and weight 0. A target
+    /// outside [0, C) that is not ignored lowers badRow[0] to its row, and the host throws before the gradient launch.
+    /// </summary>
+    public static void CrossEntropyRows(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<int> badRow, CrossEntropyArguments e)
+    {
+        var rows = e.Rows;
+        var y = targets[i];
+        if (y == e.IgnoreIndex)
+        {
+            stats[i] = 0f;
+            stats[rows + i] = 0f;
+            return;
+        }
+
+        if (y < 0 || y >= e.Classes)
+        {
+            Atomic.Min(ref badRow[0], i);
+            return;
+        }
+
+        var row = (long)i.X * e.Classes;
+        var max = logits[row];
+        for (var c = 1; c < e.Classes; c++)
+        {
+            var x = logits[row + c];
+            max = x > max || float.IsNaN(x) ? x : max;
+        }
+
+        var sum = 0f;
+        var weightedShifted = 0f;
+        var weightTotal = 0f;
+        for (var c = 0; c < e.Classes; c++)
+        {
+            var w = e.HasWeights != 0 ? weights[c] : 1f;
+            var shifted = logits[row + c] - max;
+            sum += VectorMath.Exp(new Vec1(shifted)).V;
+            weightedShifted += w * shifted;
+            weightTotal += w;
+        }
+
+        var logSum = VectorMath.Log(new Vec1(sum)).V;
+        var wy = e.HasWeights != 0 ? weights[y] : 1f;
+        var perClass = e.Smoothing / e.Classes;
+        var loss = (1f - e.Smoothing) * (-wy * ((logits[row + y] - max) - logSum));
+        if (e.Smoothing != 0f)
+        {
+            loss += perClass * -(weightedShifted - (logSum * weightTotal));
+        }
+
+        stats[i] = loss;
+        stats[rows + i] = wy;
+        stats[(2 * rows) + i] = max;
+        stats[(3 * rows) + i] = sum;
+        stats[(4 * rows) + i] = ((1f - e.Smoothing) * wy) + (perClass * weightTotal);
+    }
+
+    /// <summary>
+    /// Softmax cross-entropy, second launch (e.Scale = 1/Σ_i w_{y_i}): grad_c = scale·(q·p_c − q_c) with
+    /// p_c = exp(x_c − max)/sum and q_c = (1 − ε)·w_y·[c = y] + (ε/C)·w_c, one fma per element then the target's
+    /// term. Ignored rows get 0. grad may be logits: each element is read before it is written.
+    /// </summary>
+    public static void CrossEntropyGradient(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<float> grad, CrossEntropyArguments e)
+    {
+        var rows = e.Rows;
+        var row = (long)i.X * e.Classes;
+        var y = targets[i];
+        if (y == e.IgnoreIndex)
+        {
+            for (var c = 0; c < e.Classes; c++)
+            {
+                grad[row + c] = 0f;
+            }
+
+            return;
+        }
+
+        var wy = e.HasWeights != 0 ? weights[y] : 1f;
+        var max = stats[(2 * rows) + i];
+        var pScale = e.Scale * stats[(4 * rows) + i] / stats[(3 * rows) + i];
+        var qScale = e.Scale * (e.Smoothing / e.Classes);
+        for (var c = 0; c < e.Classes; c++)
+        {
+            var exp = VectorMath.Exp(new Vec1(logits[row + c] - max));
+            var q = qScale * (e.HasWeights != 0 ? weights[c] : 1f);
+            grad[row + c] = Vec1.Fma(exp, new Vec1(pScale), new Vec1(-q)).V;
+        }
+
+        grad[row + y] -= e.Scale * (1f - e.Smoothing) * wy;
+    }
+
+    /// <summary>
+    /// Inverted dropout with <see cref="Dropout.Forward"/>'s mask: one thread per Philox block of four elements
+    /// (key = seed, counter = block); element 4·block + lane keeps when draw lane ≥ threshold, scaled.
+    /// </summary>
+    public static void Dropout(Index1D block, ArrayView<float> input, ArrayView<float> output, int length, uint threshold, float scale, ulong seed)
+    {
+        Philox.Block(seed, (ulong)block.X, 0, out var r0, out var r1, out var r2, out var r3);
+        var first = (long)block.X * 4;
+        Keep(input, output, first, length, r0, threshold, scale);
+        Keep(input, output, first + 1, length, r1, threshold, scale);
+        Keep(input, output, first + 2, length, r2, threshold, scale);
+        Keep(input, output, first + 3, length, r3, threshold, scale);
+    }
+
+    /// <summary>One SGD step, <see cref="Sgd.Rule{TVec}"/> on one element.</summary>
+    public static void SgdStep(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> momentumBuffer, SgdArguments arguments)
+    {
+        var hasMomentum = arguments.HasMomentum != 0;
+        var firstStep = arguments.FirstStep != 0;
+        var buffer = hasMomentum && !firstStep ? new Vec1(momentumBuffer[i]) : default;
+        parameters[i] = Sgd.Rule(new Vec1(parameters[i]), new Vec1(gradients[i]), ref buffer, arguments.Options, hasMomentum, firstStep).V;
+        if (hasMomentum)
+        {
+            momentumBuffer[i] = buffer.V;
+        }
+    }
+
+    /// <summary>One Adam or AdamW step, <see cref="Adam.Rule{TVec}"/> on one element.</summary>
+    public static void AdamStep(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> maxSecondMoment, AdamArguments arguments, Adam.Scalars scalars)
+    {
+        var options = arguments.Options;
+        var m = new Vec1(firstMoment[i]);
+        var v = new Vec1(secondMoment[i]);
+        var vMax = options.AmsGrad ? new Vec1(maxSecondMoment[i]) : default;
+        parameters[i] = Adam.Rule(new Vec1(parameters[i]), new Vec1(gradients[i]), ref m, ref v, ref vMax, options, scalars).V;
+        firstMoment[i] = m.V;
+        secondMoment[i] = v.V;
+        if (options.AmsGrad)
+        {
+            maxSecondMoment[i] = vMax.V;
+        }
+    }
+
+    private static void Store<TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
+        where TAct : struct, IActivationOperator
+    {
+        var index = ((long)i * g.Ldc) + j;
+        var value = g.Alpha * sum;
+        if (g.Beta != 0f)
+        {
+            value = Vec1.Fma(new Vec1(c[index]), new Vec1(g.Beta), new Vec1(value)).V;
+        }
+
+        if (g.HasBias != 0)
+        {
+            value += bias[j];
+        }
+
+        c[index] = act.Forward(new Vec1(value)).V;
+    }
+
+    private static void Keep(ArrayView<float> input, ArrayView<float> output, long index, int length, uint draw, uint threshold, float scale)
+    {
+        if (index < length)
+        {
+            output[index] = draw >= threshold ? input[index] * scale : 0f;
+        }
+    }
+}
