@@ -26,7 +26,8 @@ internal readonly record struct AdamArguments(float LearningRate, float Beta1, f
 /// <summary>
 /// The device code of <see cref="IlgpuBackend"/>, compiled by ILGPU for CUDA (PTX), OpenCL and its CPU accelerator.
 /// The formulas are not written here a second time: activations are <see cref="IActivationOperator"/> structs
-/// instantiated at <see cref="Vec1"/>, the width-1 form the span kernels use for their tails; the dropout mask is
+/// instantiated at <see cref="DeviceFloat"/>, the width-1 form of the span kernels' tails (<see cref="Vec1"/>) with
+/// an fma every device compiles; the dropout mask is
 /// <see cref="Philox.Block"/>; the optimizer updates are <see cref="Sgd.Rule{TVec}"/> and <see cref="Adam.Rule{TVec}"/>;
 /// the cross-entropy's exp and log are <see cref="VectorMath"/>'s polynomials. So a device computes each element
 /// with the same operations, in the same order, as the CPU's scalar path. Every kernel here is checked to compile to
@@ -57,10 +58,11 @@ internal static class DeviceKernels
     /// a <see cref="Depth"/>-deep slice of op(A) (stored transposed, one padding column against bank conflicts) and of
     /// op(B) in shared memory, loaded so that neighbouring threads read neighbouring addresses of the stored matrix
     /// whatever its transpose. Each thread accumulates its 8×4 elements with fma over k in order from zero, exactly
-    /// as <see cref="GemmDirect{TAct}"/> does, so the choice between the two never changes a bit. When alpha is 0,
+    /// as <see cref="GemmDirect{TFloat, TAct}"/> does, so the choice between the two never changes a bit. When alpha is 0,
     /// A and B are not read; when beta is 0, C is not read.
     /// </summary>
-    public static void GemmTiled<TAct>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+    public static void GemmTiled<TFloat, TAct>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
     {
         var aTile = SharedMemory.Allocate<float>(Depth * (Tile + 1));
@@ -133,7 +135,7 @@ internal static class DeviceKernels
                         for (var s = 0; s < ColumnsPerThread; s++)
                         {
                             var index = (r * ColumnsPerThread) + s;
-                            accumulators[index] = Vec1.Fma(new Vec1(av), new Vec1(bTile[(p * Tile) + tx + (s * GroupColumns)]), new Vec1(accumulators[index])).V;
+                            accumulators[index] = TFloat.Sum(TFloat.Fma(TFloat.Create(av), TFloat.Create(bTile[(p * Tile) + tx + (s * GroupColumns)]), TFloat.Create(accumulators[index])));
                         }
                     }
                 }
@@ -150,7 +152,7 @@ internal static class DeviceKernels
                 var j = col0 + tx + (s * GroupColumns);
                 if (i < g.M && j < g.N)
                 {
-                    Store(c, bias, g, act, i, j, accumulators[(r * ColumnsPerThread) + s]);
+                    Store<TFloat, TAct>(c, bias, g, act, i, j, accumulators[(r * ColumnsPerThread) + s]);
                 }
             }
         }
@@ -160,7 +162,8 @@ internal static class DeviceKernels
     /// The same product and epilogue with one thread per element of C (index.X the row, index.Y the column), for
     /// outputs narrower or shorter than a tile, where the tiled kernel would spend most of its threads on padding.
     /// </summary>
-    public static void GemmDirect<TAct>(Index2D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+    public static void GemmDirect<TFloat, TAct>(Index2D index, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
     {
         var i = index.X;
@@ -172,11 +175,11 @@ internal static class DeviceKernels
             {
                 var av = a[g.TransA == 0 ? ((long)i * g.Lda) + p : ((long)p * g.Lda) + i];
                 var bv = b[g.TransB == 0 ? ((long)p * g.Ldb) + j : ((long)j * g.Ldb) + p];
-                sum = Vec1.Fma(new Vec1(av), new Vec1(bv), new Vec1(sum)).V;
+                sum = TFloat.Sum(TFloat.Fma(TFloat.Create(av), TFloat.Create(bv), TFloat.Create(sum)));
             }
         }
 
-        Store(c, bias, g, act, i, j, sum);
+        Store<TFloat, TAct>(c, bias, g, act, i, j, sum);
     }
 
     /// <summary>values[i] = 0.</summary>
@@ -189,28 +192,31 @@ internal static class DeviceKernels
         => destination[i] = source[i];
 
     /// <summary>output[i] = act(input[i]).</summary>
-    public static void ActivationForward<TAct>(Index1D i, ArrayView<float> input, ArrayView<float> output, TAct act)
+    public static void ActivationForward<TFloat, TAct>(Index1D i, ArrayView<float> input, ArrayView<float> output, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
-        => output[i] = act.Forward(new Vec1(input[i])).V;
+        => output[i] = TFloat.Sum(act.Forward(TFloat.Create(input[i])));
 
     /// <summary>gradInput[i] = gradOutput[i]·act'(saved[i]); gradInput may be either input (each element is read first).</summary>
-    public static void ActivationBackward<TAct>(Index1D i, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, TAct act)
+    public static void ActivationBackward<TFloat, TAct>(Index1D i, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
-        => gradInput[i] = act.Backward(new Vec1(gradOutput[i]), new Vec1(saved[i])).V;
+        => gradInput[i] = TFloat.Sum(act.Backward(TFloat.Create(gradOutput[i]), TFloat.Create(saved[i])));
 
     /// <summary>
     /// The dense layer's backward epilogue, one thread per column walking the rows in order: gradInput = gradOutput ·
-    /// act'(saved) and gradBias[j] (+)= the column's sum of gradInput, the bits of <see cref="ActivationBackward{TAct}"/>
+    /// act'(saved) and gradBias[j] (+)= the column's sum of gradInput, the bits of <see cref="ActivationBackward{TFloat, TAct}"/>
     /// followed by <see cref="ColumnSum"/>.
     /// </summary>
-    public static void ActivationBackwardBiasGradient<TAct>(Index1D j, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, ArrayView<float> gradBias, int rows, int cols, int accumulate, TAct act)
+    public static void ActivationBackwardBiasGradient<TFloat, TAct>(Index1D j, ArrayView<float> gradOutput, ArrayView<float> saved, ArrayView<float> gradInput, ArrayView<float> gradBias, int rows, int cols, int accumulate, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
     {
         var sum = accumulate != 0 ? gradBias[j] : 0f;
         for (var r = 0; r < rows; r++)
         {
             var index = ((long)r * cols) + j;
-            var value = act.Backward(new Vec1(gradOutput[index]), new Vec1(saved[index])).V;
+            var value = TFloat.Sum(act.Backward(TFloat.Create(gradOutput[index]), TFloat.Create(saved[index])));
             gradInput[index] = value;
             sum += value;
         }
@@ -237,7 +243,8 @@ internal static class DeviceKernels
     /// Σ_c exp(x_c − max), and q = (1 − ε)·w_y + (ε/C)·Σ_c w_c. Ignored rows write loss and weight 0. A target
     /// outside [0, C) that is not ignored lowers badRow[0] to its row, and the host throws before the gradient launch.
     /// </summary>
-    public static void CrossEntropyRows(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<int> badRow, CrossEntropyArguments e)
+    public static void CrossEntropyRows<TFloat>(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<int> badRow, CrossEntropyArguments e)
+        where TFloat : struct, ISimdFloat<TFloat>
     {
         var rows = e.Rows;
         var y = targets[i];
@@ -269,12 +276,12 @@ internal static class DeviceKernels
         {
             var w = e.HasWeights != 0 ? weights[c] : 1f;
             var shifted = logits[row + c] - max;
-            sum += VectorMath.Exp(new Vec1(shifted)).V;
+            sum += TFloat.Sum(VectorMath.Exp<TFloat>(TFloat.Create(shifted)));
             weightedShifted += w * shifted;
             weightTotal += w;
         }
 
-        var logSum = VectorMath.Log(new Vec1(sum)).V;
+        var logSum = TFloat.Sum(VectorMath.Log<TFloat>(TFloat.Create(sum)));
         var wy = e.HasWeights != 0 ? weights[y] : 1f;
         var perClass = e.Smoothing / e.Classes;
         var loss = (1f - e.Smoothing) * (-wy * ((logits[row + y] - max) - logSum));
@@ -295,7 +302,8 @@ internal static class DeviceKernels
     /// p_c = exp(x_c − max)/sum and q_c = (1 − ε)·w_y·[c = y] + (ε/C)·w_c, one fma per element then the target's
     /// term. Ignored rows get 0. grad may be logits: each element is read before it is written.
     /// </summary>
-    public static void CrossEntropyGradient(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<float> grad, CrossEntropyArguments e)
+    public static void CrossEntropyGradient<TFloat>(Index1D i, ArrayView<float> logits, ArrayView<int> targets, ArrayView<float> weights, ArrayView<float> stats, ArrayView<float> grad, CrossEntropyArguments e)
+        where TFloat : struct, ISimdFloat<TFloat>
     {
         var rows = e.Rows;
         var row = (long)i.X * e.Classes;
@@ -316,9 +324,9 @@ internal static class DeviceKernels
         var qScale = e.Scale * (e.Smoothing / e.Classes);
         for (var c = 0; c < e.Classes; c++)
         {
-            var exp = VectorMath.Exp(new Vec1(logits[row + c] - max));
+            var exp = VectorMath.Exp<TFloat>(TFloat.Create(logits[row + c] - max));
             var q = qScale * (e.HasWeights != 0 ? weights[c] : 1f);
-            grad[row + c] = Vec1.Fma(exp, new Vec1(pScale), new Vec1(-q)).V;
+            grad[row + c] = TFloat.Sum(TFloat.Fma(exp, TFloat.Create(pScale), TFloat.Create(-q)));
         }
 
         grad[row + y] -= e.Scale * (1f - e.Smoothing) * wy;
@@ -339,42 +347,45 @@ internal static class DeviceKernels
     }
 
     /// <summary>One SGD step, <see cref="Sgd.Rule{TVec}"/> on one element.</summary>
-    public static void SgdStep(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> momentumBuffer, SgdArguments arguments)
+    public static void SgdStep<TFloat>(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> momentumBuffer, SgdArguments arguments)
+        where TFloat : struct, ISimdFloat<TFloat>
     {
         var hasMomentum = arguments.HasMomentum != 0;
         var firstStep = arguments.FirstStep != 0;
-        var buffer = hasMomentum && !firstStep ? new Vec1(momentumBuffer[i]) : default;
-        parameters[i] = Sgd.Rule(new Vec1(parameters[i]), new Vec1(gradients[i]), ref buffer, arguments.Options, hasMomentum, firstStep).V;
+        var buffer = hasMomentum && !firstStep ? TFloat.Create(momentumBuffer[i]) : default;
+        parameters[i] = TFloat.Sum(Sgd.Rule(TFloat.Create(parameters[i]), TFloat.Create(gradients[i]), ref buffer, arguments.Options, hasMomentum, firstStep));
         if (hasMomentum)
         {
-            momentumBuffer[i] = buffer.V;
+            momentumBuffer[i] = TFloat.Sum(buffer);
         }
     }
 
     /// <summary>One Adam or AdamW step, <see cref="Adam.Rule{TVec}"/> on one element.</summary>
-    public static void AdamStep(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> maxSecondMoment, AdamArguments arguments, Adam.Scalars scalars)
+    public static void AdamStep<TFloat>(Index1D i, ArrayView<float> parameters, ArrayView<float> gradients, ArrayView<float> firstMoment, ArrayView<float> secondMoment, ArrayView<float> maxSecondMoment, AdamArguments arguments, Adam.Scalars scalars)
+        where TFloat : struct, ISimdFloat<TFloat>
     {
         var options = arguments.Options;
-        var m = new Vec1(firstMoment[i]);
-        var v = new Vec1(secondMoment[i]);
-        var vMax = options.AmsGrad ? new Vec1(maxSecondMoment[i]) : default;
-        parameters[i] = Adam.Rule(new Vec1(parameters[i]), new Vec1(gradients[i]), ref m, ref v, ref vMax, options, scalars).V;
-        firstMoment[i] = m.V;
-        secondMoment[i] = v.V;
+        var m = TFloat.Create(firstMoment[i]);
+        var v = TFloat.Create(secondMoment[i]);
+        var vMax = options.AmsGrad ? TFloat.Create(maxSecondMoment[i]) : default;
+        parameters[i] = TFloat.Sum(Adam.Rule(TFloat.Create(parameters[i]), TFloat.Create(gradients[i]), ref m, ref v, ref vMax, options, scalars));
+        firstMoment[i] = TFloat.Sum(m);
+        secondMoment[i] = TFloat.Sum(v);
         if (options.AmsGrad)
         {
-            maxSecondMoment[i] = vMax.V;
+            maxSecondMoment[i] = TFloat.Sum(vMax);
         }
     }
 
-    private static void Store<TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
+    private static void Store<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
+        where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
     {
         var index = ((long)i * g.Ldc) + j;
         var value = g.Alpha * sum;
         if (g.Beta != 0f)
         {
-            value = Vec1.Fma(new Vec1(c[index]), new Vec1(g.Beta), new Vec1(value)).V;
+            value = TFloat.Sum(TFloat.Fma(TFloat.Create(c[index]), TFloat.Create(g.Beta), TFloat.Create(value)));
         }
 
         if (g.HasBias != 0)
@@ -382,7 +393,7 @@ internal static class DeviceKernels
             value += bias[j];
         }
 
-        c[index] = act.Forward(new Vec1(value)).V;
+        c[index] = TFloat.Sum(act.Forward(TFloat.Create(value)));
     }
 
     private static void Keep(ArrayView<float> input, ArrayView<float> output, long index, int length, uint draw, uint threshold, float scale)

@@ -10,6 +10,7 @@ using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Kernels.Activations;
 using Kernels.Compute;
+using Kernels.Simd;
 
 namespace Kernels.Gpu;
 
@@ -78,6 +79,12 @@ public sealed class IlgpuBackend : ComputeBackend
         Tiled,
         Direct,
     }
+
+    /// <summary>
+    /// Whether the kernels run on ILGPU's CPU accelerator, as .NET code: they are then instantiated at <see cref="Vec1"/>
+    /// (a true fma, the span kernels' bits); GPUs get <see cref="DeviceFloat"/>.
+    /// </summary>
+    private bool IsCpu => _accelerator is CPUAccelerator;
 
     /// <summary>Tests force one GEMM kernel; <see cref="GemmKernel.Auto"/> otherwise.</summary>
     internal GemmKernel ForcedGemmKernel { get; set; }
@@ -344,8 +351,8 @@ public sealed class IlgpuBackend : ComputeBackend
                 _hostRowStats = new float[2 * rows];
             }
 
-            _crossEntropyRows ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CrossEntropyArguments>(DeviceKernels.CrossEntropyRows);
-            _crossEntropyGradient ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyArguments>(DeviceKernels.CrossEntropyGradient);
+            _crossEntropyRows ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CrossEntropyArguments>(IsCpu ? DeviceKernels.CrossEntropyRows<Vec1> : DeviceKernels.CrossEntropyRows<DeviceFloat>);
+            _crossEntropyGradient ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyArguments>(IsCpu ? DeviceKernels.CrossEntropyGradient<Vec1> : DeviceKernels.CrossEntropyGradient<DeviceFloat>);
             var weights = classWeights is null ? (ArrayView<float>)_placeholder.View : View(classWeights);
             var arguments = new CrossEntropyArguments(rows, classes, classWeights is null ? 0 : 1, ignoreIndex, labelSmoothing, 0f);
 
@@ -415,7 +422,7 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         lock (_gate)
         {
-            _sgd ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>(DeviceKernels.SgdStep);
+            _sgd ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>(IsCpu ? DeviceKernels.SgdStep<Vec1> : DeviceKernels.SgdStep<DeviceFloat>);
             var arguments = new SgdArguments(options.LearningRate, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov ? 1 : 0, momentumBuffer is null ? 0 : 1, firstStep ? 1 : 0);
             _sgd(length, View(parameters), View(gradients), momentumBuffer is null ? (ArrayView<float>)_placeholder.View : View(momentumBuffer), arguments);
         }
@@ -427,7 +434,7 @@ public sealed class IlgpuBackend : ComputeBackend
         var arguments = new AdamArguments(options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.AmsGrad ? 1 : 0, options.Decoupled ? 1 : 0);
         lock (_gate)
         {
-            _adam ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>(DeviceKernels.AdamStep);
+            _adam ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>(IsCpu ? DeviceKernels.AdamStep<Vec1> : DeviceKernels.AdamStep<DeviceFloat>);
             _adam(length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), maxSecondMoment is null ? (ArrayView<float>)_placeholder.View : View(maxSecondMoment), arguments, scalars);
         }
     }
@@ -508,7 +515,7 @@ public sealed class IlgpuBackend : ComputeBackend
             {
                 backend.Kernel<Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                     nameof(DeviceKernels.GemmDirect),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(DeviceKernels.GemmDirect))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmDirect<Vec1, TAct> : DeviceKernels.GemmDirect<DeviceFloat, TAct>))
                     (new Index2D(arguments.M, arguments.N), a, b, c, bias, arguments, activation);
                 return;
             }
@@ -516,7 +523,7 @@ public sealed class IlgpuBackend : ComputeBackend
             var groups = new Index2D((arguments.N + DeviceKernels.Tile - 1) / DeviceKernels.Tile, (arguments.M + DeviceKernels.Tile - 1) / DeviceKernels.Tile);
             backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                 nameof(DeviceKernels.GemmTiled),
-                static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(DeviceKernels.GemmTiled))
+                static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmTiled<Vec1, TAct> : DeviceKernels.GemmTiled<DeviceFloat, TAct>))
                 (new KernelConfig(groups, new Index2D(DeviceKernels.GroupColumns, DeviceKernels.GroupRows)), a, b, c, bias, arguments, activation);
         }
     }
@@ -537,14 +544,14 @@ public sealed class IlgpuBackend : ComputeBackend
             {
                 backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, TAct>, TAct>(
                     nameof(DeviceKernels.ActivationForward),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, TAct>(DeviceKernels.ActivationForward))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationForward<Vec1, TAct> : DeviceKernels.ActivationForward<DeviceFloat, TAct>))
                     (length, first, second, activation);
                 return;
             }
 
             backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>, TAct>(
                 nameof(DeviceKernels.ActivationBackward),
-                static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>(DeviceKernels.ActivationBackward))
+                static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationBackward<Vec1, TAct> : DeviceKernels.ActivationBackward<DeviceFloat, TAct>))
                 (length, first, second, third, activation);
         }
     }
@@ -556,7 +563,7 @@ public sealed class IlgpuBackend : ComputeBackend
             where TAct : struct, IActivationOperator
             => backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>, TAct>(
                     nameof(DeviceKernels.ActivationBackwardBiasGradient),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(DeviceKernels.ActivationBackwardBiasGradient))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationBackwardBiasGradient<Vec1, TAct> : DeviceKernels.ActivationBackwardBiasGradient<DeviceFloat, TAct>))
                     (cols, gradOutput, saved, gradInput, gradBias, rows, cols, accumulate, activation);
     }
 
