@@ -54,10 +54,11 @@ public static class Program
         var seedOption = new Option<int>("--seed") { Description = "Root seed of data, splits, initialisation, shuffles and dropout.", DefaultValueFactory = _ => 1 };
         var epochsOption = new Option<int?>("--epochs") { Description = "Epochs for every network (default: each network's own)." };
         var batchOption = new Option<int>("--batch-size") { Description = "Minibatch size of the minibatch networks.", DefaultValueFactory = _ => 128 };
+        var backendOption = new Option<string>("--backend") { Description = $"The backend of spiral-device: {string.Join(", ", DeviceNetwork.Backends)}.", DefaultValueFactory = _ => DeviceNetwork.AutoBackend };
         var fashionOption = new Option<string>("--fashion-dir") { Description = "Directory with the Fashion-MNIST .gz files.", DefaultValueFactory = _ => Data.FashionMnist.DefaultDirectory };
         var root = new RootCommand("Kernels demo: the classic from-scratch networks, trained with the library's kernels.")
         {
-            networksArgument, threadsOption, seedOption, epochsOption, batchOption, fashionOption,
+            networksArgument, threadsOption, seedOption, epochsOption, batchOption, fashionOption, backendOption,
         };
 
         var parsed = root.Parse(args);
@@ -97,6 +98,12 @@ public static class Program
             problems.Add($"--batch-size {batch} is impossible: a batch needs at least one sample.");
         }
 
+        var backend = parsed.GetValue(backendOption)!;
+        if (!DeviceNetwork.Backends.Contains(backend))
+        {
+            problems.Add($"--backend {backend} is unknown. Known: {string.Join(", ", DeviceNetwork.Backends)}.");
+        }
+
         var unknown = names.Where(n => n != "info" && !Networks.ContainsKey(n)).ToArray();
         if (unknown.Length > 0)
         {
@@ -119,7 +126,7 @@ public static class Program
             return 0;
         }
 
-        var settings = new RunSettings(console, parsed.GetValue(seedOption), epochs, batch, parsed.GetValue(fashionOption)!);
+        var settings = new RunSettings(console, parsed.GetValue(seedOption), epochs, batch, parsed.GetValue(fashionOption)!, backend);
         var results = new List<RunResult>();
         var previousThreads = Sgemm.DefaultThreads;
         Sgemm.DefaultThreads = threads;
@@ -139,6 +146,12 @@ public static class Program
             // the user's to fix, so it gets its message and an exit code, not a stack trace and an abort.
             error.WriteLine($"error: {e.Message}");
             return 3;
+        }
+        catch (PlatformNotSupportedException e)
+        {
+            // A backend asked for by --backend that this machine does not have (no CUDA driver, no OpenCL device).
+            error.WriteLine($"error: {e.Message}");
+            return 4;
         }
         finally
         {

@@ -309,6 +309,32 @@ public sealed class DemoTests : IDisposable
         Assert.Contains(Kernels.Compute.OpenClBackend.IsAvailable(out _) ? "could not be opened (libOpenCL.so.1 vanished)" : "no OpenCL device", output.ToString());
     }
 
+    /// <summary>
+    /// --backend picks spiral-device's backend: ILGPU's CPU accelerator trains the same network to the same printed loss
+    /// as the CPU backend (their formulas are the same; only the GEMM's summation order differs), and a backend the
+    /// machine does not have is exit code 4 with the reason, not a silent fallback.
+    /// </summary>
+    [Fact]
+    public void Spiral_device_runs_on_the_backend_asked_for()
+    {
+        string Loss(string backend)
+        {
+            var (console, output) = Console();
+            Assert.Equal(0, Program.Run(["spiral-device", "--backend", backend, "--epochs", "5", "--threads", "1"], console, new StringWriter()));
+            var row = output.ToString().Split('\n').Single(l => l.Contains("│ 5 ", StringComparison.Ordinal));
+            return row.Split('│')[4].Trim();
+        }
+
+        Assert.Equal(Loss("cpu"), Loss("ilgpu-cpu"));
+        if (!Kernels.Gpu.IlgpuBackend.IsAvailable(Kernels.Gpu.IlgpuDeviceKind.Cuda, out _))
+        {
+            var (console, _) = Console();
+            var error = new StringWriter();
+            Assert.Equal(4, Program.Run(["spiral-device", "--backend", "cuda"], console, error));
+            Assert.Contains("no CUDA device", error.ToString());
+        }
+    }
+
     [Theory]
     [InlineData("no-such-network", "Unknown network 'no-such-network'")]
     [InlineData("--threads 0", "--threads 0 is impossible")]
@@ -317,6 +343,7 @@ public sealed class DemoTests : IDisposable
     [InlineData("--batch-size -5", "--batch-size -5 is impossible")]
     [InlineData("--epochs many", "many")]
     [InlineData("--no-such-option", "--no-such-option")]
+    [InlineData("spiral-device --backend tpu", "--backend tpu is unknown")]
     public void Demo_rejects_unknown_networks_and_impossible_options_with_exit_code_2(string commandLine, string message)
     {
         var (console, output) = Console();

@@ -1,7 +1,9 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using Kernels.Compute;
 using Kernels.Compute.OpenCl;
 using Kernels.Demo.Data;
+using Kernels.Gpu;
 using Spectre.Console;
 
 namespace Kernels.Demo.Networks;
@@ -12,13 +14,41 @@ namespace Kernels.Demo.Networks;
 /// the machine has one, PoCL on the CPU in CI. Without any OpenCL device, or when OpenCL fails after it was detected
 /// (a driver that cannot build the program, a device lost mid-run), it runs the same code on <see cref="CpuBackend"/>
 /// and says why. Same data, same initial weights and same formulas as spiral-mlp, so its accuracy should match that row's.
+/// <c>--backend</c> picks the backend instead: cpu, opencl, or ILGPU's ilgpu-cpu, cuda and ilgpu-opencl; a backend
+/// asked for by name that cannot be opened is an error, not a fallback.
 /// </summary>
 public static class DeviceNetwork
 {
     public const string Name = "spiral-device";
+
+    /// <summary>The default: the hand-written OpenCL backend when a device is present, else the CPU backend.</summary>
+    public const string AutoBackend = "auto";
+
     private const int DefaultEpochs = 1000;
 
-    public static RunResult Run(RunSettings settings) => Run(settings, () => OpenClBackend.Create());
+    /// <summary>The values <c>--backend</c> accepts.</summary>
+    public static readonly string[] Backends = [AutoBackend, "cpu", "opencl", "ilgpu-cpu", "cuda", "ilgpu-opencl"];
+
+    public static RunResult Run(RunSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Backend switch
+        {
+            AutoBackend => Run(settings, () => OpenClBackend.Create()),
+            "cpu" => Train(settings, new CpuBackend()),
+            "opencl" => Train(settings, OpenClBackend.Create()),
+            "ilgpu-cpu" => Train(settings, Ilgpu(IlgpuDeviceKind.Cpu)),
+            "cuda" => Train(settings, Ilgpu(IlgpuDeviceKind.Cuda)),
+            "ilgpu-opencl" => Train(settings, Ilgpu(IlgpuDeviceKind.OpenCL)),
+            _ => throw new ArgumentException($"Unknown backend '{settings.Backend}'. Known: {string.Join(", ", Backends)}.", nameof(settings)),
+        };
+    }
+
+    /// <summary>An ILGPU backend, or <see cref="PlatformNotSupportedException"/> saying why there is none.</summary>
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The demo is not published with native AOT; IlgpuBackend.Create throws PlatformNotSupportedException if it were.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The demo is not trimmed.")]
+    private static IlgpuBackend Ilgpu(IlgpuDeviceKind kind)
+        => IlgpuBackend.IsAvailable(kind, out var reason) ? IlgpuBackend.Create(kind) : throw new PlatformNotSupportedException($"--backend {kind}: {reason}");
 
     /// <summary>The run with the OpenCL backend made by <paramref name="openClFactory"/>, so a failing device can be simulated.</summary>
     /// <param name="settings">The command line's settings.</param>

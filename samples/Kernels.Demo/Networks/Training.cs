@@ -11,7 +11,8 @@ namespace Kernels.Demo.Networks;
 /// <param name="Epochs">Overrides each network's default epoch count when set.</param>
 /// <param name="BatchSize">The minibatch size of minibatch networks.</param>
 /// <param name="FashionDirectory">Where the Fashion-MNIST .gz files are.</param>
-public sealed record RunSettings(IAnsiConsole Console, int Seed, int? Epochs, int BatchSize, string FashionDirectory);
+/// <param name="Backend">spiral-device's backend, one of <see cref="DeviceNetwork.Backends"/>.</param>
+public sealed record RunSettings(IAnsiConsole Console, int Seed, int? Epochs, int BatchSize, string FashionDirectory, string Backend = DeviceNetwork.AutoBackend);
 
 /// <summary>One row of the demo's table.</summary>
 /// <param name="Network">Architecture.</param>
