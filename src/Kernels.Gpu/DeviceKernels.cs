@@ -47,8 +47,6 @@ internal static class DeviceKernels
     /// <summary>Threads per group along the rows; each thread owns <see cref="Tile"/>/8 = 8 rows, 8 apart.</summary>
     public const int GroupRows = 8;
 
-    private const int RowsPerThread = Tile / GroupRows;
-    private const int ColumnsPerThread = Tile / GroupColumns;
     private const int GroupSize = GroupColumns * GroupRows;
 
     /// <summary>
@@ -67,17 +65,14 @@ internal static class DeviceKernels
     {
         var aTile = SharedMemory.Allocate<float>(Depth * (Tile + 1));
         var bTile = SharedMemory.Allocate<float>(Depth * Tile);
-        var accumulators = LocalMemory.Allocate<float>(RowsPerThread * ColumnsPerThread);
+        // The thread's 8×4 sums live in eight 4-wide structs, not in an indexed array: ILGPU keeps struct locals in
+        // registers, where an array (LocalMemory) went to local memory, a load and a store around every fma in PTX.
+        Accumulator4 c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
         var tx = Group.IdxX;
         var ty = Group.IdxY;
         var thread = (ty * GroupColumns) + tx;
         var row0 = Grid.IdxY * Tile;
         var col0 = Grid.IdxX * Tile;
-        for (var e = 0; e < RowsPerThread * ColumnsPerThread; e++)
-        {
-            accumulators[e] = 0f;
-        }
-
         if (g.Alpha != 0f)
         {
             for (var p0 = 0; p0 < g.K; p0 += Depth)
@@ -129,33 +124,33 @@ internal static class DeviceKernels
                 var depth = g.K - p0 < Depth ? g.K - p0 : Depth;
                 for (var p = 0; p < depth; p++)
                 {
-                    for (var r = 0; r < RowsPerThread; r++)
-                    {
-                        var av = aTile[(p * (Tile + 1)) + ty + (r * GroupRows)];
-                        for (var s = 0; s < ColumnsPerThread; s++)
-                        {
-                            var index = (r * ColumnsPerThread) + s;
-                            accumulators[index] = TFloat.Sum(TFloat.Fma(TFloat.Create(av), TFloat.Create(bTile[(p * Tile) + tx + (s * GroupColumns)]), TFloat.Create(accumulators[index])));
-                        }
-                    }
+                    var bRow = (p * Tile) + tx;
+                    var bValues = new Accumulator4(bTile[bRow], bTile[bRow + GroupColumns], bTile[bRow + (2 * GroupColumns)], bTile[bRow + (3 * GroupColumns)]);
+                    var aRow = (p * (Tile + 1)) + ty;
+                    c0 = c0.MultiplyAdd<TFloat>(aTile[aRow], bValues);
+                    c1 = c1.MultiplyAdd<TFloat>(aTile[aRow + GroupRows], bValues);
+                    c2 = c2.MultiplyAdd<TFloat>(aTile[aRow + (2 * GroupRows)], bValues);
+                    c3 = c3.MultiplyAdd<TFloat>(aTile[aRow + (3 * GroupRows)], bValues);
+                    c4 = c4.MultiplyAdd<TFloat>(aTile[aRow + (4 * GroupRows)], bValues);
+                    c5 = c5.MultiplyAdd<TFloat>(aTile[aRow + (5 * GroupRows)], bValues);
+                    c6 = c6.MultiplyAdd<TFloat>(aTile[aRow + (6 * GroupRows)], bValues);
+                    c7 = c7.MultiplyAdd<TFloat>(aTile[aRow + (7 * GroupRows)], bValues);
                 }
 
                 Group.Barrier();
             }
         }
 
-        for (var r = 0; r < RowsPerThread; r++)
-        {
-            var i = row0 + ty + (r * GroupRows);
-            for (var s = 0; s < ColumnsPerThread; s++)
-            {
-                var j = col0 + tx + (s * GroupColumns);
-                if (i < g.M && j < g.N)
-                {
-                    Store<TFloat, TAct>(c, bias, g, act, i, j, accumulators[(r * ColumnsPerThread) + s]);
-                }
-            }
-        }
+        var i0 = row0 + ty;
+        var j0 = col0 + tx;
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0, j0, c0);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + GroupRows, j0, c1);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (2 * GroupRows), j0, c2);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (3 * GroupRows), j0, c3);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (4 * GroupRows), j0, c4);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (5 * GroupRows), j0, c5);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (6 * GroupRows), j0, c6);
+        StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (7 * GroupRows), j0, c7);
     }
 
     /// <summary>
@@ -377,6 +372,37 @@ internal static class DeviceKernels
         }
     }
 
+    /// <summary>One thread's four elements of row i of C, columns j, j + 16, j + 32 and j + 48, those inside C.</summary>
+    private static void StoreRow<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, Accumulator4 sums)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        if (i >= g.M)
+        {
+            return;
+        }
+
+        if (j < g.N)
+        {
+            Store<TFloat, TAct>(c, bias, g, act, i, j, sums.C0);
+        }
+
+        if (j + GroupColumns < g.N)
+        {
+            Store<TFloat, TAct>(c, bias, g, act, i, j + GroupColumns, sums.C1);
+        }
+
+        if (j + (2 * GroupColumns) < g.N)
+        {
+            Store<TFloat, TAct>(c, bias, g, act, i, j + (2 * GroupColumns), sums.C2);
+        }
+
+        if (j + (3 * GroupColumns) < g.N)
+        {
+            Store<TFloat, TAct>(c, bias, g, act, i, j + (3 * GroupColumns), sums.C3);
+        }
+    }
+
     private static void Store<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
         where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
@@ -402,5 +428,21 @@ internal static class DeviceKernels
         {
             output[index] = draw >= threshold ? input[index] * scale : 0f;
         }
+    }
+}
+
+/// <summary>Four running sums of one row of a GEMM thread's block, kept in registers (see <see cref="DeviceKernels.GemmTiled{TFloat, TAct}"/>).</summary>
+internal readonly record struct Accumulator4(float C0, float C1, float C2, float C3)
+{
+    /// <summary>Each sum plus a·b_s, one fma each, in the k order of <see cref="DeviceKernels.GemmDirect{TFloat, TAct}"/>.</summary>
+    public Accumulator4 MultiplyAdd<TFloat>(float a, Accumulator4 b)
+        where TFloat : struct, ISimdFloat<TFloat>
+    {
+        var av = TFloat.Create(a);
+        return new(
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C0), TFloat.Create(C0))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C1), TFloat.Create(C1))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C2), TFloat.Create(C2))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C3), TFloat.Create(C3))));
     }
 }

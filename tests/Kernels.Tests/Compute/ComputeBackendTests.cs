@@ -564,35 +564,25 @@ public class ComputeBackendTests
 
         // The device backends' two GEMM kernels (tiled, one thread per element) promise the same bits on every
         // shape, whichever the shape picks: run both, compare, and judge the tiled one below.
-        if (backend is OpenClBackend openCl)
+        Action<string>? force = backend switch
+        {
+            OpenClBackend openCl => kernel => openCl.ForcedGemmKernel = Enum.Parse<OpenClBackend.GemmKernel>(kernel),
+            IlgpuBackend ilgpu => kernel => ilgpu.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(kernel),
+            _ => null,
+        };
+        if (force is not null)
         {
             try
             {
-                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Direct;
+                force("Direct");
                 var direct = Run();
-                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Tiled;
+                force("Tiled");
                 c = Run();
                 AssertBits(c, direct, $"tiled vs direct kernel: {t}", 0);
             }
             finally
             {
-                openCl.ForcedGemmKernel = OpenClBackend.GemmKernel.Auto;
-            }
-        }
-
-        if (backend is IlgpuBackend ilgpu)
-        {
-            try
-            {
-                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Direct;
-                var direct = Run();
-                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Tiled;
-                c = Run();
-                AssertBits(c, direct, $"tiled vs direct kernel: {t}", 0);
-            }
-            finally
-            {
-                ilgpu.ForcedGemmKernel = IlgpuBackend.GemmKernel.Auto;
+                force("Auto");
             }
         }
 
