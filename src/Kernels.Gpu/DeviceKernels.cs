@@ -25,12 +25,12 @@ internal readonly record struct AdamArguments(float LearningRate, float Beta1, f
 
 /// <summary>
 /// The device code of <see cref="IlgpuBackend"/>, compiled by ILGPU for CUDA (PTX), OpenCL and its CPU accelerator.
-/// The formulas are not written here a second time: activations are <see cref="IActivationOperator"/> structs
-/// instantiated at <see cref="DeviceFloat"/>, the width-1 form of the span kernels' tails (<see cref="Vec1"/>) with
-/// an fma every device compiles; the dropout mask is
-/// <see cref="Philox.Block"/>; the optimizer updates are <see cref="Sgd.Rule{TVec}"/> and <see cref="Adam.Rule{TVec}"/>;
-/// the cross-entropy's exp and log are <see cref="VectorMath"/>'s polynomials. So a device computes each element
-/// with the same operations, in the same order, as the CPU's scalar path. Every kernel here is checked to compile to
+/// The formulas are not written here a second time: activations are <see cref="IActivationOperator"/> structs, the
+/// dropout mask is <see cref="Philox.Block"/>, the optimizer updates are <see cref="Sgd.Rule{TVec}"/> and
+/// <see cref="Adam.Rule{TVec}"/>, and the cross-entropy's exp and log are <see cref="VectorMath"/>'s polynomials, each
+/// instantiated at a width-1 float TFloat: <see cref="Vec1"/> (the span kernels' own tail type) on ILGPU's CPU
+/// accelerator, which then computes each element with the CPU's scalar operations in the same order, and
+/// <see cref="DeviceFloat"/> on GPUs, which differs only in how its fma is written. Every kernel here is compiled to
 /// PTX by the test suite, which finds them by reflection.
 /// </summary>
 internal static class DeviceKernels

@@ -106,6 +106,11 @@ internal static class WorkerPool
 
         public Worker(int index)
         {
+            // ManualResetEventSlim allocates its lock object (an object, 24 bytes) the first time a Wait outlasts its
+            // spinning; for _done that Wait is the caller's Join, inside a training step. A warm CNN step once allocated
+            // 24 bytes on the calling thread in CI (scalar path, loaded machine). A 1 ms wait here, on the thread that
+            // creates the pool, allocates the lock now (checked: Wait(1) leaves it initialised, Wait(0) does not).
+            _done.Wait(1);
             var thread = new Thread(Loop) { IsBackground = true, Name = $"Kernels worker {index}" };
             thread.Start();
         }
