@@ -251,7 +251,7 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         lock (_gate)
         {
-            // ILGPU cannot allocate 0 elements; a 0-length buffer keeps one unused element behind it.
+            // A 0-length buffer is given one element, so that every buffer has memory behind its view.
             var memory = _accelerator.Allocate1D<T>(Math.Max(length, 1));
             Kernel<Action<Index1D, ArrayView<T>>, T>(nameof(DeviceKernels.Clear), static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>>(DeviceKernels.Clear))
                 ((int)memory.Length, memory.View);
