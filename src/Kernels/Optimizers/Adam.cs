@@ -159,9 +159,8 @@ public static class Adam
         }
     }
 
-    // The span kernel keeps its own copy of the formula, on memory, rather than calling Rule: called through Rule
-    // (values and refs to locals), the Adam step ran 6-8x slower at Vector512 (BenchmarkDotNet, run 30, docs).
-    // The backend suite checks that the devices' Rule gives this loop's bits.
+    // The span kernel keeps its own copy of the formula, on memory; Rule is the devices' copy, and the backend suite
+    // checks that the two give the same bits. (Run 30 in docs/benchmarks.md: Adam's step measured slow with either.)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Update<TVec>(ref float pr, ref float gr, ref float mr, ref float vr, ref float vmr, nuint i, AdamOptions o, Scalars s)
         where TVec : struct, ISimdFloat<TVec>
