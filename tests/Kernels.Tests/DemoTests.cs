@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Buffers.Binary;
 using System.IO;
 using System.IO.Compression;
@@ -154,14 +155,23 @@ public sealed class DemoTests : IDisposable
             Sgd.Step(net.Parameters, net.Gradients, momentum, options, firstStep: step == 0, threads: 0);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var step = 0; step < 3; step++)
+        // A round can meet a one-time runtime allocation on this thread under CI's load (a first blocking wait, a
+        // tier-up): seen twice in CI, 24 and 7688 bytes. Steady state is a round of three steps that allocates nothing;
+        // a step that allocates fails every round.
+        var rounds = new List<long>();
+        for (var round = 0; round < 3 && (rounds.Count == 0 || rounds[^1] != 0); round++)
         {
-            net.TrainStep(x, labels, Batch, Key + 10 + (ulong)step);
-            Sgd.Step(net.Parameters, net.Gradients, momentum, options, firstStep: false, threads: 0);
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var step = 0; step < 3; step++)
+            {
+                net.TrainStep(x, labels, Batch, Key + 10 + (ulong)step);
+                Sgd.Step(net.Parameters, net.Gradients, momentum, options, firstStep: false, threads: 0);
+            }
+
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(rounds[^1] == 0, $"bytes allocated per round of three steps: {string.Join(", ", rounds)}");
     }
 
     [Fact]
