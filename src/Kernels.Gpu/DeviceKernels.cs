@@ -153,6 +153,100 @@ internal static class DeviceKernels
         StoreRow<TFloat, TAct>(c, bias, g, act, i0 + (7 * GroupRows), j0, c7);
     }
 
+    /// <summary>Rows of C per work-group of the wide GEMM.</summary>
+    public const int WideRows = 128;
+
+    /// <summary>Columns of C per work-group of the wide GEMM.</summary>
+    public const int WideColumns = 64;
+
+    /// <summary>Depth of the slices the wide GEMM stages per step: 8, so a full slice's loop has a constant trip count.</summary>
+    public const int WideDepth = 8;
+
+    /// <summary>Threads per group of the wide GEMM along the columns; each owns 8 columns, 8 apart.</summary>
+    public const int WideGroupColumns = 8;
+
+    /// <summary>Threads per group of the wide GEMM along the rows; each owns 8 rows, 16 apart.</summary>
+    public const int WideGroupRows = 16;
+
+    /// <summary>
+    /// The tiled GEMM with a larger block per thread: a 128×64 tile of C per group of 8×16 threads (128, as
+    /// <see cref="GemmTiled{TFloat, TAct}"/>), each thread accumulating 8×8 elements, so a step of k reads 16 values
+    /// from shared memory for 64 fma (the 64×64 kernel reads 12 for 32). Slices are 8 deep; a full slice runs a loop
+    /// of constant trip count that the compiler can unroll. The sums are in the k order of
+    /// <see cref="GemmDirect{TFloat, TAct}"/>, so all three kernels give the same bits.
+    /// </summary>
+    public static void GemmWide<TFloat, TAct>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        var aTile = SharedMemory.Allocate<float>(WideDepth * WideRows);
+        var bTile = SharedMemory.Allocate<float>(WideDepth * WideColumns);
+        Block8x8 sums = default;
+        var tx = Group.IdxX;
+        var ty = Group.IdxY;
+        var thread = (ty * WideGroupColumns) + tx;
+        var row0 = Grid.IdxY * WideRows;
+        var col0 = Grid.IdxX * WideColumns;
+        if (g.Alpha != 0f)
+        {
+            for (var p0 = 0; p0 < g.K; p0 += WideDepth)
+            {
+                for (var e = thread; e < WideDepth * WideRows; e += WideGroupColumns * WideGroupRows)
+                {
+                    var ap = g.TransA == 0 ? e % WideDepth : e / WideRows;
+                    var ai = g.TransA == 0 ? e / WideDepth : e % WideRows;
+                    var gi = row0 + ai;
+                    var gp = p0 + ap;
+                    aTile[(ap * WideRows) + ai] = gi < g.M && gp < g.K
+                        ? a[g.TransA == 0 ? ((long)gi * g.Lda) + gp : ((long)gp * g.Lda) + gi]
+                        : 0f;
+                }
+
+                for (var e = thread; e < WideDepth * WideColumns; e += WideGroupColumns * WideGroupRows)
+                {
+                    var bp = g.TransB == 0 ? e / WideColumns : e % WideDepth;
+                    var bj = g.TransB == 0 ? e % WideColumns : e / WideDepth;
+                    var gj = col0 + bj;
+                    var gq = p0 + bp;
+                    bTile[(bp * WideColumns) + bj] = gj < g.N && gq < g.K
+                        ? b[g.TransB == 0 ? ((long)gq * g.Ldb) + gj : ((long)gj * g.Ldb) + gq]
+                        : 0f;
+                }
+
+                Group.Barrier();
+
+                // As in the 64×64 kernel, a partial last slice is clipped rather than summed over its zero padding.
+                if (g.K - p0 >= WideDepth)
+                {
+                    for (var p = 0; p < WideDepth; p++)
+                    {
+                        sums = sums.MultiplyAdd<TFloat>(WideColumn(aTile, p, ty), WideRow(bTile, p, tx));
+                    }
+                }
+                else
+                {
+                    for (var p = 0; p < g.K - p0; p++)
+                    {
+                        sums = sums.MultiplyAdd<TFloat>(WideColumn(aTile, p, ty), WideRow(bTile, p, tx));
+                    }
+                }
+
+                Group.Barrier();
+            }
+        }
+
+        var i0 = row0 + ty;
+        var j0 = col0 + tx;
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0, j0, sums.R0);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + WideGroupRows, j0, sums.R1);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (2 * WideGroupRows), j0, sums.R2);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (3 * WideGroupRows), j0, sums.R3);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (4 * WideGroupRows), j0, sums.R4);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (5 * WideGroupRows), j0, sums.R5);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (6 * WideGroupRows), j0, sums.R6);
+        StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (7 * WideGroupRows), j0, sums.R7);
+    }
+
     /// <summary>
     /// The same product and epilogue with one thread per element of C (index.X the row, index.Y the column), for
     /// outputs narrower or shorter than a tile, where the tiled kernel would spend most of its threads on padding.
@@ -403,6 +497,52 @@ internal static class DeviceKernels
         }
     }
 
+    /// <summary>The thread's 8 values of op(A) at depth p of the wide kernel's slice: rows ty, ty + 16, …, ty + 112.</summary>
+    private static Accumulator8 WideColumn(ArrayView<float> aTile, int p, int ty)
+    {
+        var row = (p * WideRows) + ty;
+        return new(aTile[row], aTile[row + WideGroupRows], aTile[row + (2 * WideGroupRows)], aTile[row + (3 * WideGroupRows)],
+            aTile[row + (4 * WideGroupRows)], aTile[row + (5 * WideGroupRows)], aTile[row + (6 * WideGroupRows)], aTile[row + (7 * WideGroupRows)]);
+    }
+
+    /// <summary>The thread's 8 values of op(B) at depth p of the wide kernel's slice: columns tx, tx + 8, …, tx + 56.</summary>
+    private static Accumulator8 WideRow(ArrayView<float> bTile, int p, int tx)
+    {
+        var column = (p * WideColumns) + tx;
+        return new(bTile[column], bTile[column + WideGroupColumns], bTile[column + (2 * WideGroupColumns)], bTile[column + (3 * WideGroupColumns)],
+            bTile[column + (4 * WideGroupColumns)], bTile[column + (5 * WideGroupColumns)], bTile[column + (6 * WideGroupColumns)], bTile[column + (7 * WideGroupColumns)]);
+    }
+
+    /// <summary>One wide-kernel thread's eight elements of row i of C, columns j, j + 8, …, j + 56, those inside C.</summary>
+    private static void StoreRow8<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, Accumulator8 sums)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        if (i >= g.M)
+        {
+            return;
+        }
+
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j, sums.C0);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + WideGroupColumns, sums.C1);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (2 * WideGroupColumns), sums.C2);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (3 * WideGroupColumns), sums.C3);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (4 * WideGroupColumns), sums.C4);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (5 * WideGroupColumns), sums.C5);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (6 * WideGroupColumns), sums.C6);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (7 * WideGroupColumns), sums.C7);
+    }
+
+    private static void StoreIfInside<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        if (j < g.N)
+        {
+            Store<TFloat, TAct>(c, bias, g, act, i, j, sum);
+        }
+    }
+
     private static void Store<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
         where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
@@ -445,4 +585,41 @@ internal readonly record struct Accumulator4(float C0, float C1, float C2, float
             TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C2), TFloat.Create(C2))),
             TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C3), TFloat.Create(C3))));
     }
+}
+
+/// <summary>Eight values: a row of a wide-GEMM thread's sums, or its eight operands of op(A) or op(B) at one depth.</summary>
+internal readonly record struct Accumulator8(float C0, float C1, float C2, float C3, float C4, float C5, float C6, float C7)
+{
+    /// <summary>Each sum plus a·b_s, one fma each, in the k order of <see cref="DeviceKernels.GemmDirect{TFloat, TAct}"/>.</summary>
+    public Accumulator8 MultiplyAdd<TFloat>(float a, Accumulator8 b)
+        where TFloat : struct, ISimdFloat<TFloat>
+    {
+        var av = TFloat.Create(a);
+        return new(
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C0), TFloat.Create(C0))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C1), TFloat.Create(C1))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C2), TFloat.Create(C2))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C3), TFloat.Create(C3))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C4), TFloat.Create(C4))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C5), TFloat.Create(C5))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C6), TFloat.Create(C6))),
+            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C7), TFloat.Create(C7))));
+    }
+}
+
+/// <summary>A wide-GEMM thread's 8×8 sums, kept in registers as eight row structs (see <see cref="DeviceKernels.GemmWide{TFloat, TAct}"/>).</summary>
+internal readonly record struct Block8x8(Accumulator8 R0, Accumulator8 R1, Accumulator8 R2, Accumulator8 R3, Accumulator8 R4, Accumulator8 R5, Accumulator8 R6, Accumulator8 R7)
+{
+    /// <summary>The outer product of one depth: row r gains a_r·b.</summary>
+    public Block8x8 MultiplyAdd<TFloat>(Accumulator8 a, Accumulator8 b)
+        where TFloat : struct, ISimdFloat<TFloat>
+        => new(
+            R0.MultiplyAdd<TFloat>(a.C0, b),
+            R1.MultiplyAdd<TFloat>(a.C1, b),
+            R2.MultiplyAdd<TFloat>(a.C2, b),
+            R3.MultiplyAdd<TFloat>(a.C3, b),
+            R4.MultiplyAdd<TFloat>(a.C4, b),
+            R5.MultiplyAdd<TFloat>(a.C5, b),
+            R6.MultiplyAdd<TFloat>(a.C6, b),
+            R7.MultiplyAdd<TFloat>(a.C7, b));
 }

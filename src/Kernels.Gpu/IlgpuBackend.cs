@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -77,6 +78,7 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         Auto,
         Tiled,
+        Wide,
         Direct,
     }
 
@@ -249,7 +251,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override DeviceBuffer<T> AllocateCore<T>(int length)
     {
-        lock (_gate)
+        using (Enter())
         {
             // A 0-length buffer is given one element, so that every buffer has memory behind its view.
             var memory = _accelerator.Allocate1D<T>(Math.Max(length, 1));
@@ -266,7 +268,7 @@ public sealed class IlgpuBackend : ComputeBackend
             return;
         }
 
-        lock (_gate)
+        using (Enter())
         {
             CopyIn(View(destination), source);
         }
@@ -279,7 +281,7 @@ public sealed class IlgpuBackend : ComputeBackend
             return;
         }
 
-        lock (_gate)
+        using (Enter())
         {
             CopyOut(View(source), destination);
         }
@@ -290,9 +292,9 @@ public sealed class IlgpuBackend : ComputeBackend
         var arguments = new GemmArguments(transA == Transpose.Transposed ? 1 : 0, transB == Transpose.Transposed ? 1 : 0, m, n, k, alpha, lda, ldb, beta, ldc, bias is null ? 0 : 1);
 
         // Tiles pay off when the output fills them; a narrower or shorter output gets one thread per element (same bits).
-        var direct = ForcedGemmKernel == GemmKernel.Auto ? m < DeviceKernels.Tile || n < DeviceKernels.Tile : ForcedGemmKernel == GemmKernel.Direct;
-        var launch = new GemmLaunch(this, View(a), View(b), View(c), bias is null ? (ArrayView<float>)_placeholder.View : View(bias), arguments, direct);
-        lock (_gate)
+        var kernel = ForcedGemmKernel != GemmKernel.Auto ? ForcedGemmKernel : m < DeviceKernels.Tile || n < DeviceKernels.Tile ? GemmKernel.Direct : GemmKernel.Tiled;
+        var launch = new GemmLaunch(this, View(a), View(b), View(c), bias is null ? (ArrayView<float>)_placeholder.View : View(bias), arguments, kernel);
+        using (Enter())
         {
             ActivationDispatch.Accept(activation, ref launch);
         }
@@ -301,7 +303,7 @@ public sealed class IlgpuBackend : ComputeBackend
     private protected override void ActivationForwardCore(Activation activation, DeviceBuffer<float> input, DeviceBuffer<float> output, int length)
     {
         var launch = new ElementwiseLaunch(this, ElementwiseLaunch.Operation.Forward, View(input), View(output), default, length);
-        lock (_gate)
+        using (Enter())
         {
             ActivationDispatch.Accept(activation, ref launch);
         }
@@ -310,7 +312,7 @@ public sealed class IlgpuBackend : ComputeBackend
     private protected override void ActivationBackwardCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, int length)
     {
         var launch = new ElementwiseLaunch(this, ElementwiseLaunch.Operation.Backward, View(gradOutput), View(saved), View(gradInput), length);
-        lock (_gate)
+        using (Enter())
         {
             ActivationDispatch.Accept(activation, ref launch);
         }
@@ -319,7 +321,7 @@ public sealed class IlgpuBackend : ComputeBackend
     private protected override void ActivationBackwardBiasGradientCore(Activation activation, DeviceBuffer<float> gradOutput, DeviceBuffer<float> saved, DeviceBuffer<float> gradInput, DeviceBuffer<float> gradBias, int rows, int cols, bool accumulate)
     {
         var launch = new BiasGradientLaunch(this, View(gradOutput), View(saved), View(gradInput), View(gradBias), rows, cols, accumulate ? 1 : 0);
-        lock (_gate)
+        using (Enter())
         {
             ActivationDispatch.Accept(activation, ref launch);
         }
@@ -327,7 +329,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override void ColumnSumCore(DeviceBuffer<float> input, DeviceBuffer<float> sums, int rows, int cols, bool accumulate)
     {
-        lock (_gate)
+        using (Enter())
         {
             _columnSum ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(DeviceKernels.ColumnSum);
             _columnSum(cols, View(input), View(sums), rows, cols, accumulate ? 1 : 0);
@@ -336,7 +338,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override float SoftmaxCrossEntropyCore(DeviceBuffer<float> logits, DeviceBuffer<int> targets, DeviceBuffer<float>? gradLogits, int rows, int classes, DeviceBuffer<float>? classWeights, int ignoreIndex, float labelSmoothing)
     {
-        lock (_gate)
+        using (Enter())
         {
             // Five floats per row (loss, weight, max, sum, q; see DeviceKernels.CrossEntropyRows).
             if (rows > Array.MaxLength / 5)
@@ -391,7 +393,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override void DropoutCore(DeviceBuffer<float> input, DeviceBuffer<float> output, int length, float p, ulong seed)
     {
-        lock (_gate)
+        using (Enter())
         {
             // p = 0 copies and p = 1 clears, as the span kernel does (no draws, so NaN payloads and signs pass unchanged).
             if (p == 0f)
@@ -420,7 +422,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override void SgdStepCore(DeviceBuffer<float> parameters, DeviceBuffer<float> gradients, DeviceBuffer<float>? momentumBuffer, int length, SgdOptions options, bool firstStep)
     {
-        lock (_gate)
+        using (Enter())
         {
             _sgd ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>(IsCpu ? DeviceKernels.SgdStep<Vec1> : DeviceKernels.SgdStep<DeviceFloat>);
             var arguments = new SgdArguments(options.LearningRate, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov ? 1 : 0, momentumBuffer is null ? 0 : 1, firstStep ? 1 : 0);
@@ -432,7 +434,7 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         var scalars = Adam.Scalars.For(options, step);
         var arguments = new AdamArguments(options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.AmsGrad ? 1 : 0, options.Decoupled ? 1 : 0);
-        lock (_gate)
+        using (Enter())
         {
             _adam ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>(IsCpu ? DeviceKernels.AdamStep<Vec1> : DeviceKernels.AdamStep<DeviceFloat>);
             _adam(length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), maxSecondMoment is null ? (ArrayView<float>)_placeholder.View : View(maxSecondMoment), arguments, scalars);
@@ -441,7 +443,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override void SynchronizeCore()
     {
-        lock (_gate)
+        using (Enter())
         {
             _accelerator.Synchronize();
         }
@@ -449,7 +451,7 @@ public sealed class IlgpuBackend : ComputeBackend
 
     private protected override void DisposeCore()
     {
-        lock (_gate)
+        using (Enter())
         {
             _rowStats?.Dispose();
             _badRow.Dispose();
@@ -489,6 +491,27 @@ public sealed class IlgpuBackend : ComputeBackend
         }
     }
 
+    /// <summary>
+    /// Takes the backend's lock and makes its accelerator current on this thread. A CUDA context is current per
+    /// thread, and ILGPU binds one only to the thread that created it; a caller on another thread (a thread-pool
+    /// continuation, a benchmark harness) would otherwise run driver calls with no context or another's.
+    /// </summary>
+    private GateScope Enter()
+    {
+        Monitor.Enter(_gate);
+        try
+        {
+            _accelerator.Bind();
+        }
+        catch
+        {
+            Monitor.Exit(_gate);
+            throw;
+        }
+
+        return new GateScope(_gate);
+    }
+
     private static ArrayView<T> View<T>(DeviceBuffer<T> buffer)
         where T : unmanaged => ((Buffer<T>)buffer).Memory.View;
 
@@ -506,17 +529,27 @@ public sealed class IlgpuBackend : ComputeBackend
     }
 
     /// <summary>Launches the GEMM kernel instantiated for the activation's operator struct.</summary>
-    private readonly struct GemmLaunch(IlgpuBackend backend, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments, bool direct) : IActivationVisitor
+    private readonly struct GemmLaunch(IlgpuBackend backend, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments, GemmKernel kernel) : IActivationVisitor
     {
         public void Visit<TAct>(TAct activation)
             where TAct : struct, IActivationOperator
         {
-            if (direct)
+            if (kernel == GemmKernel.Direct)
             {
                 backend.Kernel<Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                     nameof(DeviceKernels.GemmDirect),
                     static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmDirect<Vec1, TAct> : DeviceKernels.GemmDirect<DeviceFloat, TAct>))
                     (new Index2D(arguments.M, arguments.N), a, b, c, bias, arguments, activation);
+                return;
+            }
+
+            if (kernel == GemmKernel.Wide)
+            {
+                var wideGroups = new Index2D((arguments.N + DeviceKernels.WideColumns - 1) / DeviceKernels.WideColumns, (arguments.M + DeviceKernels.WideRows - 1) / DeviceKernels.WideRows);
+                backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
+                    nameof(DeviceKernels.GemmWide),
+                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmWide<Vec1, TAct> : DeviceKernels.GemmWide<DeviceFloat, TAct>))
+                    (new KernelConfig(wideGroups, new Index2D(DeviceKernels.WideGroupColumns, DeviceKernels.WideGroupRows)), a, b, c, bias, arguments, activation);
                 return;
             }
 
@@ -574,10 +607,16 @@ public sealed class IlgpuBackend : ComputeBackend
 
         private protected override void Release()
         {
-            lock (owner._gate)
+            using (owner.Enter())
             {
                 Memory.Dispose();
             }
         }
+    }
+
+    /// <summary>Releases the lock <see cref="Enter"/> took.</summary>
+    private readonly struct GateScope(object gate) : IDisposable
+    {
+        public void Dispose() => Monitor.Exit(gate);
     }
 }

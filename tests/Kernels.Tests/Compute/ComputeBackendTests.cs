@@ -562,23 +562,26 @@ public class ComputeBackendTests
 
         var c = Run();
 
-        // The device backends' two GEMM kernels (tiled, one thread per element) promise the same bits on every
-        // shape, whichever the shape picks: run both, compare, and judge the tiled one below.
-        Action<string>? force = backend switch
+        // The device backends' GEMM kernels (one thread per element, then the tiled ones) promise the same bits on
+        // every shape, whichever the shape picks: run each, compare with the first, and judge the last one below.
+        (Action<string> Force, string[] Kernels)? forcing = backend switch
         {
-            OpenClBackend openCl => kernel => openCl.ForcedGemmKernel = Enum.Parse<OpenClBackend.GemmKernel>(kernel),
-            IlgpuBackend ilgpu => kernel => ilgpu.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(kernel),
+            OpenClBackend openCl => (kernel => openCl.ForcedGemmKernel = Enum.Parse<OpenClBackend.GemmKernel>(kernel), ["Direct", "Tiled"]),
+            IlgpuBackend ilgpu => (kernel => ilgpu.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(kernel), ["Direct", "Wide", "Tiled"]),
             _ => null,
         };
-        if (force is not null)
+        if (forcing is var (force, kernels))
         {
             try
             {
-                force("Direct");
-                var direct = Run();
-                force("Tiled");
-                c = Run();
-                AssertBits(c, direct, $"tiled vs direct kernel: {t}", 0);
+                force(kernels[0]);
+                var first = Run();
+                foreach (var kernel in kernels[1..])
+                {
+                    force(kernel);
+                    c = Run();
+                    AssertBits(c, first, $"{kernel} vs {kernels[0]} kernel: {t}", 0);
+                }
             }
             finally
             {

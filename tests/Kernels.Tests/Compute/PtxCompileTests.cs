@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Reflection;
 using ILGPU;
@@ -39,6 +40,13 @@ public sealed class PtxCompileTests
             var explicitlyGrouped = kernel.GetParameters()[0].ParameterType is var first && first != typeof(Index1D) && first != typeof(Index2D);
             var entry = explicitlyGrouped ? EntryPointDescription.FromExplicitlyGroupedKernel(kernel) : EntryPointDescription.FromImplicitlyGroupedKernel(kernel);
             var ptx = ((PTXCompiledKernel)backend.Compile(entry, default)).PTXAssembly;
+            if (Environment.GetEnvironmentVariable("KERNELS_PTX_DUMP") is { Length: > 0 } dump)
+            {
+                // For reading the generated code (register use, unrolling, vector loads): one file per instantiation.
+                Directory.CreateDirectory(dump);
+                File.WriteAllText(Path.Combine(dump, $"sm{architecture}-{kernel.Name}-{string.Join("-", kernel.GetGenericArguments().Select(t => t.Name))}.ptx"), ptx);
+            }
+
             Assert.Contains(architecture == "70" ? ".target sm_70" : ".target sm_80", ptx, StringComparison.Ordinal);
             var externs = ptx.Split('\n').Where(line => line.Contains(".extern", StringComparison.Ordinal)).Select(line => line.Trim()).ToArray();
             // The GEMM's per-thread sums must stay in registers: in local memory every fma would be a round trip to the

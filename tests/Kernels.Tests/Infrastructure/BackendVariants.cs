@@ -7,9 +7,11 @@ using Xunit;
 namespace Kernels.Tests.Infrastructure;
 
 /// <summary>
-/// The one factory of compute backends for tests and benchmarks: the CPU backend always, and the OpenCL backend
-/// when a device is present. CI installs PoCL and sets KERNELS_EXPECT_OPENCL=1, which turns a missing OpenCL
-/// device into a failure instead of a quietly shorter list.
+/// The one factory of compute backends for tests and benchmarks: the CPU backend and ILGPU's CPU accelerator always,
+/// and the OpenCL backend when a device is present. CI installs PoCL and sets KERNELS_EXPECT_OPENCL=1, which turns a
+/// missing OpenCL device into a failure instead of a quietly shorter list. KERNELS_TEST_BACKENDS (a comma list of
+/// cpu, ilgpu-cpu, opencl and cuda) replaces that list with exactly the backends named, each of which must open:
+/// the GPU check runs the suite with <c>cuda</c> alone (see <c>DeviceSuite</c>).
 /// </summary>
 public static class BackendVariants
 {
@@ -49,11 +51,36 @@ public static class BackendVariants
         }
     }
 
+    private static readonly Lazy<(IlgpuBackend? Backend, string Reason)> IlgpuCuda = new(() =>
+        IlgpuBackend.IsAvailable(IlgpuDeviceKind.Cuda, out var reason) ? (IlgpuBackend.Create(IlgpuDeviceKind.Cuda), string.Empty) : (null, reason));
+
+    /// <summary>The backends KERNELS_TEST_BACKENDS names, or null when it is not set.</summary>
+    public static string[]? Requested =>
+        Environment.GetEnvironmentVariable("KERNELS_TEST_BACKENDS")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     /// <summary>Every backend this machine has, shared across tests (building the OpenCL program once).</summary>
     public static IReadOnlyList<ComputeBackend> All
     {
         get
         {
+            if (Requested is { } names)
+            {
+                var requested = new List<ComputeBackend>();
+                foreach (var name in names)
+                {
+                    requested.Add(name switch
+                    {
+                        "cpu" => Cpu.Value,
+                        "ilgpu-cpu" => IlgpuCpuBackend,
+                        "opencl" => OpenCl.Value.Backend ?? throw new Xunit.Sdk.XunitException($"KERNELS_TEST_BACKENDS names opencl, which could not be opened: {OpenCl.Value.Reason}"),
+                        "cuda" => IlgpuCuda.Value.Backend ?? throw new Xunit.Sdk.XunitException($"KERNELS_TEST_BACKENDS names cuda, which could not be opened: {IlgpuCuda.Value.Reason}"),
+                        _ => throw new Xunit.Sdk.XunitException($"KERNELS_TEST_BACKENDS names '{name}'; the backends are cpu, ilgpu-cpu, opencl and cuda."),
+                    });
+                }
+
+                return requested;
+            }
+
             var list = new List<ComputeBackend> { Cpu.Value, IlgpuCpuBackend };
             if (OpenClOrNull is { } openCl)
             {
