@@ -195,6 +195,8 @@ public static class ActivationKernels
         private readonly Span<float> _preActivation = preActivation;
         private readonly Span<float> _output = output;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             ref var z = ref MemoryMarshal.GetReference(_input);
@@ -269,6 +271,8 @@ public static class ActivationKernels
         private readonly ReadOnlySpan<float> _saved = saved;
         private readonly Span<float> _gradInput = gradInput;
         private readonly Span<float> _biasGradient = biasGradient;
+
+        [MethodImpl(Compile.Hot)]
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {

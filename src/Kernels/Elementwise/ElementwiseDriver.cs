@@ -104,6 +104,8 @@ internal static class ElementwiseDriver
         private readonly ReadOnlySpan<float> _x = x;
         private readonly Span<float> _y = y;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>()
             where TVec : struct, ISimdFloat<TVec>
             => UnaryCore<TOp, TVec>(op, ref MemoryMarshal.GetReference(_x), ref MemoryMarshal.GetReference(_y), (nuint)_x.Length);
@@ -115,6 +117,8 @@ internal static class ElementwiseDriver
         private readonly ReadOnlySpan<float> _x = x;
         private readonly ReadOnlySpan<float> _y = y;
         private readonly Span<float> _z = z;
+
+        [MethodImpl(Compile.Hot)]
 
         public void Execute<TVec>()
             where TVec : struct, ISimdFloat<TVec>

@@ -94,6 +94,8 @@ public static class BinaryCrossEntropyWithLogits
 
         public double Total { get; private set; }
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             var flags = new RowFlags(!_gradLogits.IsEmpty, !_elementLosses.IsEmpty, !_weight.IsEmpty, !_posWeight.IsEmpty);

@@ -79,6 +79,8 @@ public static class MeanSquaredError
 
         public double Total { get; private set; }
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             // Chunks of 4096 keep float partial sums short; the chunks add in double.

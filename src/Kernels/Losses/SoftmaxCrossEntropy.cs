@@ -181,6 +181,8 @@ public static class SoftmaxCrossEntropy
 
         public double Total { get; private set; }
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             var n = (nuint)classes;
@@ -408,6 +410,8 @@ public static class SoftmaxCrossEntropy
         private readonly Span<float> _rowLosses = rowLosses;
 
         public double Total { get; private set; }
+
+        [MethodImpl(Compile.Hot)]
 
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {

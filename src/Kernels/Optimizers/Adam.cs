@@ -137,6 +137,8 @@ public static class Adam
         private readonly Span<float> _v = v;
         private readonly Span<float> _vMax = vMax;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             ref var p = ref MemoryMarshal.GetReference(_parameters);

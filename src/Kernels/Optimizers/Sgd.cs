@@ -86,6 +86,8 @@ public static class Sgd
         private readonly ReadOnlySpan<float> _gradients = gradients;
         private readonly Span<float> _buffer = buffer;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             ref var p = ref MemoryMarshal.GetReference(_parameters);

@@ -115,6 +115,8 @@ public static class Reductions
         private readonly ReadOnlySpan<float> _input = input;
         private readonly Span<float> _sums = sums;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             ref var x = ref MemoryMarshal.GetReference(_input);

@@ -15,8 +15,8 @@ namespace Kernels.Simd;
 internal static class Compile
 {
 #if KERNELS_READYTORUN
-    public const MethodImplOptions Hot = 0;
+    public const MethodImplOptions Hot = MethodImplOptions.NoInlining;
 #else
-    public const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+    public const MethodImplOptions Hot = MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization;
 #endif
 }

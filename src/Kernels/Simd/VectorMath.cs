@@ -5,8 +5,11 @@ namespace Kernels.Simd;
 /// <summary>
 /// Vectorised float32 transcendental functions, written once over <see cref="ISimdFloat{TSelf}"/>.
 /// Measured maximum errors against float64 (tests/Kernels.Tests/Math, over every float in the stated range
-/// sampled densely) are listed per function and in docs/accuracy.md.
+/// sampled densely) are listed per function and in docs/accuracy.md. SkipLocalsInit: Exp's rare-path call takes
+/// two vectors by reference, and without it every inlined copy of Exp zeroed both 64-byte slots on each loop
+/// iteration, which halved the JIT-compiled (IL build) sigmoid's throughput.
 /// </summary>
+[SkipLocalsInit]
 internal static class VectorMath
 {
     // ln 2 split Cody–Waite style: the high part has trailing zero bits so n·Ln2Hi is exact for |n| ≤ 2^9.

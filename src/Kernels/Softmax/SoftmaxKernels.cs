@@ -96,6 +96,8 @@ public static class SoftmaxKernels
         private readonly ReadOnlySpan<float> _second = second;
         private readonly Span<float> _output = output;
 
+        [MethodImpl(Compile.Hot)]
+
         public void Execute<TVec>() where TVec : struct, ISimdFloat<TVec>
         {
             ref var a = ref MemoryMarshal.GetReference(_first);
