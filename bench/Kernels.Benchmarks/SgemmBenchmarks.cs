@@ -45,13 +45,19 @@ public abstract class SgemmBenchmarkBase : IThroughput
 
     public abstract int Threads { get; }
 
-    public double BytesPerOperation => 0;
+    public virtual double BytesPerOperation => 0;
 
     public double FlopsPerOperation => 2.0 * Problem.M * Problem.N * Problem.K;
 
     private int Lda => Problem.TransA == Transpose.None ? Problem.K : Problem.M;
 
     private int Ldb => Problem.TransB == Transpose.None ? Problem.N : Problem.K;
+
+    protected float[] A => _a;
+
+    protected float[] B => _b;
+
+    protected float[] C => _c;
 
     [GlobalSetup]
     public void Setup()
@@ -99,6 +105,48 @@ public class SgemmBenchmarks : SgemmBenchmarkBase
     public override GemmShape Problem => Shape;
 
     public override int Threads => 1;
+}
+
+/// <summary>
+/// One row times a matrix, the batch-1 forward pass of a dense layer, on two threads (Kernels and OpenBLAS each
+/// given both cores): Kernels' SGEMM (which takes its matrix-vector engine) against OpenBLAS's SGEMM with m = 1
+/// (the baseline, as in the other GEMM suites) and against OpenBLAS's sgemv, the call a BLAS user would make.
+/// GB/s counts the compulsory traffic, B read once plus the two vectors. CopyB copies B (the same bytes read, and
+/// as many written) as the machine's streaming reference.
+/// </summary>
+[Config(typeof(OpenBlasCoreTypeConfig))]
+public class GemvBenchmarks : SgemmBenchmarkBase
+{
+    private float[] _copy = [];
+
+    public static IEnumerable<GemmShape> Shapes()
+    {
+        yield return new GemmShape("1·4096·4096", Transpose.None, Transpose.None, 1, 4096, 4096);
+        yield return new GemmShape("1·1024·1024", Transpose.None, Transpose.None, 1, 1024, 1024);
+        yield return new GemmShape("1·784·100", Transpose.None, Transpose.None, 1, 100, 784);
+    }
+
+    [ParamsSource(nameof(Shapes))]
+    public GemmShape Shape { get; set; }
+
+    public override GemmShape Problem => Shape;
+
+    public override int Threads => 2;
+
+    public override double BytesPerOperation => 4.0 * (((double)Problem.K * Problem.N) + Problem.K + Problem.N);
+
+    [GlobalSetup(Target = nameof(CopyB))]
+    public void SetupCopy()
+    {
+        Setup();
+        _copy = new float[Problem.K * Problem.N];
+    }
+
+    [Benchmark]
+    public void OpenBlasSgemv() => OpenBlas.RowTimesMatrix(Problem.N, Problem.K, 1f, A, B, Problem.N, 0f, C);
+
+    [Benchmark]
+    public void CopyB() => B.AsSpan().CopyTo(_copy);
 }
 
 /// <summary>The square sizes from 512 up on two threads, Kernels and OpenBLAS each given both cores.</summary>

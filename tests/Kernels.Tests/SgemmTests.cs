@@ -150,6 +150,36 @@ public class SgemmTests
         Gens.Check(gen, t => IsaVariants.ForEachGemmEngine(_ => Verify(t)), maxTest: 12);
     }
 
+    /// <summary>
+    /// Single-row products, the matrix-vector engine's shapes, chosen automatically (not forced): widths around the
+    /// 64-column threshold, the vector width and the 4096-column panel, depths around its four-row groups, both
+    /// transposes of A, beta 0 (C not read) and 1.3, bias with activation, and one and two threads.
+    /// </summary>
+    [Fact]
+    public void Single_row_products_match_the_reference_on_every_path()
+    {
+        (int N, int K)[] shapes = [(64, 1), (65, 3), (100, 784), (127, 4), (129, 7), (4096, 9), (4097, 5), (5000, 33), (8200, 2)];
+        Activation[] activations = [Activation.Identity, Activation.Relu, Activation.GeluTanh];
+        IsaVariants.ForEach(_ =>
+        {
+            var seed = 0;
+            foreach (var (n, k) in shapes)
+            {
+                foreach (var ta in Transposes)
+                {
+                    foreach (var beta in new[] { 0f, 1.3f })
+                    {
+                        seed++;
+                        var t = new Case(ta, Transpose.None, 1, n, k, 0.7f, beta, seed % 3, seed % 2, 0, seed);
+                        Verify(t, options: new GemmOptions(1 + (seed % 2)));
+                        var bias = Enumerable.Range(0, n).Select(j => (j % 13) - 6f).ToArray();
+                        Verify(t, bias, activations[seed % activations.Length], new GemmOptions(1 + (seed % 2)));
+                    }
+                }
+            }
+        });
+    }
+
     [Fact]
     public void Blocking_edges_are_exercised()
     {

@@ -78,7 +78,7 @@ internal static class ElementwiseDriver
     // Inputs shorter than one vector, out of line: a third inlined copy of a long operator (erf GELU's backward
     // inlines erf and exp) overran the JIT's inlining budget in BinaryCore, and crossgen2 then left that method
     // to the JIT.
-    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    [MethodImpl(Compile.Hot)]
     private static void UnaryScalar<TOp>(TOp op, ref float x, ref float y, nuint length)
         where TOp : struct, IUnaryOperator
     {
@@ -88,7 +88,7 @@ internal static class ElementwiseDriver
         }
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    [MethodImpl(Compile.Hot)]
     private static void BinaryScalar<TOp>(TOp op, ref float x, ref float y, ref float z, nuint length)
         where TOp : struct, IBinaryOperator
     {

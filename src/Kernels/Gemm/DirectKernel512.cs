@@ -26,7 +26,7 @@ internal static class DirectKernel512
     /// its own rows of A (the spare accumulators repeat a valid row and are not stored). B, C and the bias are
     /// read and written through masks past column nr, so B can be read in place at any width.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Optimized)]
     public static void Run<TAct>(int nr, int rows, int kc, ref float a, nint rowStride, nint colStride, ref float b, nint bStride, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
@@ -423,7 +423,7 @@ internal static class DirectKernel512
     /// <paramref name="row"/> on (still in L1): a call with pointer and integer arguments only, so it is a plain
     /// call in the ReadyToRun image too. Masked past column nr, like the stores.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    [MethodImpl(Compile.Hot)]
     private static unsafe void ActivateRows<TAct>(float* row, nint ldc, int rows, int nr, TAct activation)
         where TAct : struct, IActivationOperator
     {

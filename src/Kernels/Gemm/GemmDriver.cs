@@ -27,7 +27,11 @@ internal static class GemmDriver
         Packed,
         Direct,
         Dot,
+        Gemv,
     }
+
+    // Narrower single-row outputs leave GemvKernel's vectors mostly empty; the dot or direct engine takes them.
+    private const int GemvMinN = 64;
 
     // Below this depth the dot kernel's per-element horizontal sums cost more than the lanes it saves.
     private const int DotMinK = 32;
@@ -111,6 +115,7 @@ internal static class GemmDriver
             case Path.Packed: return Path.Packed;
             case Path.Direct: return Path.Direct;
             case Path.Dot: return dotFits ? Path.Dot : Path.Direct;
+            case Path.Gemv: return p.TransB == Transpose.None ? Path.Gemv : Path.Direct;
         }
 
         if (dotFits && p.N <= DotKernel.Columns && p.K >= DotMinK)
@@ -118,11 +123,17 @@ internal static class GemmDriver
             return Path.Dot;
         }
 
+        // One row of output reads each element of B once: a stream, not a blocking problem (see GemvKernel).
+        if (p.M == 1 && p.TransB == Transpose.None && p.N >= GemvMinN)
+        {
+            return Path.Gemv;
+        }
+
         return p.N <= 512 || (long)p.M * p.N * p.K <= (1L << 21) ? Path.Direct : Path.Packed;
     }
 
     /// <summary>Runs the chosen engine on one rectangle of C.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Optimized)]
     public static void Run<TVec, TAct>(Path path, in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
@@ -130,6 +141,7 @@ internal static class GemmDriver
         switch (path)
         {
             case Path.Dot: RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
+            case Path.Gemv: GemvKernel.Run<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
             case Path.Direct when typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None:
                 RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
                 break;
@@ -231,7 +243,7 @@ internal static class GemmDriver
     /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
     /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in place.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Optimized)]
     private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
         where TAct : struct, IActivationOperator
     {

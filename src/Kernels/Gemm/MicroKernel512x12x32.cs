@@ -154,7 +154,7 @@ internal static class MicroKernel512x12x32
     /// keeping a long activation (softplus, erf GELU) out of <see cref="Run{TAct}"/> keeps that method inside the
     /// JIT's inlining budget, so crossgen2 precompiles it for every activation.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining | Compile.Hot)]
+    [MethodImpl(Compile.Hot)]
     private static void StoreTile<TAct>(ref float tile, int mr, int nr, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator =>
         new MicroKernel.TileStore<Vec512, TAct>(alpha, beta, epilogue, ref bias, hasBias, activation, nr).Store(ref tile, mr, ref c, ldc);

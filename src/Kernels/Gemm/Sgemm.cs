@@ -227,7 +227,7 @@ public static class Sgemm
             => Dispatch(problem, _a, _b, _c, _bias, activation, options);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Hot)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Optimized)]
     private static void Dispatch<TAct>(in GemmDriver.Problem problem, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, GemmOptions options)
         where TAct : struct, IActivationOperator
     {

@@ -15,8 +15,16 @@ namespace Kernels.Simd;
 internal static class Compile
 {
 #if KERNELS_READYTORUN
-    public const MethodImplOptions Hot = MethodImplOptions.NoInlining;
+    public const MethodImplOptions Optimized = 0;
 #else
-    public const MethodImplOptions Hot = MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization;
+    public const MethodImplOptions Optimized = MethodImplOptions.AggressiveOptimization;
 #endif
+
+    /// <summary>
+    /// A kernel body: optimised as above and never inlined. A body inlined into its caller gets compiled within the
+    /// caller's inlining budget: tier 1 recompiled ParallelSlices.Run with Adam's whole loop inlined, ran out of
+    /// budget and called Vec512's operators out of line for every vector, 15× slower (the flavour probe's find).
+    /// Left alone, the body is its own compilation unit with the whole budget for its operators.
+    /// </summary>
+    public const MethodImplOptions Hot = MethodImplOptions.NoInlining | Optimized;
 }

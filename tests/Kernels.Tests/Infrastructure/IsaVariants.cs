@@ -30,14 +30,14 @@ public static class IsaVariants
     }
 
     /// <summary>
-    /// Every instruction-set path × every GEMM engine (packed, direct, dot), each pinned on the test's thread,
+    /// Every instruction-set path × every GEMM engine (packed, direct, dot, gemv), each pinned on the test's thread,
     /// so each micro-kernel is tested on any shape, not only on the shapes that select it.
     /// </summary>
     public static void ForEachGemmEngine(Action<KernelIsa> body)
     {
         ForEach(isa =>
         {
-            foreach (var engine in new[] { Kernels.Gemm.GemmDriver.Path.Packed, Kernels.Gemm.GemmDriver.Path.Direct, Kernels.Gemm.GemmDriver.Path.Dot })
+            foreach (var engine in new[] { Kernels.Gemm.GemmDriver.Path.Packed, Kernels.Gemm.GemmDriver.Path.Direct, Kernels.Gemm.GemmDriver.Path.Dot, Kernels.Gemm.GemmDriver.Path.Gemv })
             {
                 Kernels.Gemm.GemmDriver.ForcedPath = engine;
                 try
