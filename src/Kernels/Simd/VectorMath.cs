@@ -48,6 +48,19 @@ internal static class VectorMath
             return careful;
         }
 
+        return ExpFast(x);
+    }
+
+    /// <summary>
+    /// eˣ for |x| &lt; 86.5, with no test and no call: for callers that keep vectors live across the exponential
+    /// (sigmoid's sign, tanh's polynomial), a call on a path they never take still makes the JIT spill those
+    /// vectors to the stack on every iteration. Such callers either bound x themselves or test once and send the
+    /// whole rare vector to a careful twin of their own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec ExpFast<TVec>(TVec x)
+        where TVec : struct, ISimdFloat<TVec>
+    {
         var n = TVec.Round(x * TVec.Create(Log2E));
         var r = TVec.Fma(n, TVec.Create(-Ln2Hi), x);
         r = TVec.Fma(n, TVec.Create(-Ln2Lo), r);
@@ -206,9 +219,26 @@ internal static class VectorMath
     public static TVec Softplus<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {
-        var result = TVec.MaxNative(x, TVec.Create(0f)) + Log1pOfSmall(Exp(-TVec.Abs(x)));
-        return TVec.Select(TVec.IsNaN(x), x, result);
+        if (!TVec.AllLessThan(TVec.Abs(x), TVec.Create(ExpFastBound)))
+        {
+            var copy = x;
+            SoftplusCareful(in copy, out var careful);
+            return careful;
+        }
+
+        return SoftplusOf(x, ExpFast(-TVec.Abs(x)));
     }
+
+    /// <summary>Softplus of a vector with a lane of |x| ≥ 86.5 or NaN, through the careful exponential.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SoftplusCareful<TVec>(in TVec x, out TVec result)
+        where TVec : struct, ISimdFloat<TVec>
+        => result = SoftplusOf(x, Exp(-TVec.Abs(x)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec SoftplusOf<TVec>(TVec x, TVec expMinusAbs)
+        where TVec : struct, ISimdFloat<TVec>
+        => TVec.Select(TVec.IsNaN(x), x, TVec.MaxNative(x, TVec.Create(0f)) + Log1pOfSmall(expMinusAbs));
 
     /// <summary>
     /// σ(x) with e = e^−|x| ≤ 1: 1/(1 + e) for x ≥ 0 and e/(1 + e) for x &lt; 0, so e never overflows and
@@ -218,9 +248,28 @@ internal static class VectorMath
     public static TVec Sigmoid<TVec>(TVec x)
         where TVec : struct, ISimdFloat<TVec>
     {
-        var e = Exp(-TVec.Abs(x));
-        var numerator = TVec.Select(TVec.LessThan(x, TVec.Create(0f)), e, TVec.Create(1f));
-        return numerator / (TVec.Create(1f) + e);
+        if (!TVec.AllLessThan(TVec.Abs(x), TVec.Create(ExpFastBound)))
+        {
+            var copy = x;
+            SigmoidCareful(in copy, out var careful);
+            return careful;
+        }
+
+        return SigmoidOf(x, ExpFast(-TVec.Abs(x)));
+    }
+
+    /// <summary>σ of a vector with a lane of |x| ≥ 86.5 (subnormal e^−|x|) or NaN, through the careful exponential.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void SigmoidCareful<TVec>(in TVec x, out TVec result)
+        where TVec : struct, ISimdFloat<TVec>
+        => result = SigmoidOf(x, Exp(-TVec.Abs(x)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec SigmoidOf<TVec>(TVec x, TVec expMinusAbs)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        var numerator = TVec.Select(TVec.LessThan(x, TVec.Create(0f)), expMinusAbs, TVec.Create(1f));
+        return numerator / (TVec.Create(1f) + expMinusAbs);
     }
 
     /// <summary>
@@ -242,7 +291,9 @@ internal static class VectorMath
         p = TVec.Fma(p, x2, TVec.Create(-3.333333135e-01f));
         var small = TVec.Fma(p * x2, x, x);
 
-        var e = Exp(ax + ax);
+        // tanh rounds to ±1 from |x| ≈ 9; bounding 2|x| by 40 (e^40 ≈ 2.4e17, where 1 − 2/(e + 1) is still exactly 1)
+        // keeps the exponential on its fast path with the same results. NaN lanes are replaced below.
+        var e = ExpFast(TVec.MinNative(ax + ax, TVec.Create(40f)));
         var large = TVec.Create(1f) - TVec.Create(2f) / (e + TVec.Create(1f));
         var signBit = x & TVec.Create(-0f);
         large |= signBit;
@@ -283,7 +334,8 @@ internal static class VectorMath
         q = TVec.Fma(q, t, TVec.Create(3.015458118e-03f));
         q = TVec.Fma(q, t, TVec.Create(5.637192130e-01f));
         q = TVec.Fma(q, t, TVec.Create(2.596134800e-05f));
-        var erfc = Exp(-(clamped * clamped)) * q;
+        // clamped ∈ [1, 4], so −clamped² ∈ [−16, −1]: the exponential's fast path always applies.
+        var erfc = ExpFast(-(clamped * clamped)) * q;
         var large = TVec.Create(1f) - erfc;
         large = TVec.Select(TVec.GreaterThanOrEqual(ax, TVec.Create(4f)), TVec.Create(1f), large);
         large |= x & TVec.Create(-0f);
