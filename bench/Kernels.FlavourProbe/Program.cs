@@ -55,6 +55,7 @@ public static class Program
             ("Exp", () => ElementwiseMath.Exp(x, y)),
             ("Sigmoid", () => ElementwiseMath.Sigmoid(x, y)),
             ("Tanh", () => ElementwiseMath.Tanh(x, y)),
+            ("BiasRelu", () => ActivationKernels.BiasActivationForward(Activation.Relu, x, bias, y, Length / 1024, 1024)),
             ("BiasGeluTanh", () => ActivationKernels.BiasActivationForward(Activation.GeluTanh, x, bias, y, Length / 1024, 1024)),
             ("BiasGeluErf", () => ActivationKernels.BiasActivationForward(Activation.GeluErf, x, bias, y, Length / 1024, 1024)),
             ("GeluErfBackward", () => ActivationKernels.Backward(Activation.GeluErf, g, x, y)),

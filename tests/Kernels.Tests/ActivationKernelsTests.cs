@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using FsCheck;
 using FsCheck.Fluent;
 using Kernels.Tests.Infrastructure;
 using Kernels.Tests.References;
@@ -60,10 +61,10 @@ public class ActivationKernelsTests
         }
     }
 
-    [Fact]
-    public void Forward_property_over_wide_values()
+    [SeededProperty(MaxTest = 100)]
+    public Property Forward_property_over_wide_values()
     {
-        Gens.Check(
+        return Gens.ForAll(
             Gen.Zip(Gens.Size(300), Gen.Zip(Gen.Elements(All), Gens.Seed())),
             t =>
             {
@@ -99,10 +100,10 @@ public class ActivationKernelsTests
         }
     }
 
-    [Fact]
-    public void Backward_matches_reference_derivative()
+    [SeededProperty(MaxTest = 100)]
+    public Property Backward_matches_reference_derivative()
     {
-        Gens.Check(
+        return Gens.ForAll(
             Gen.Zip(Gens.Size(200), Gen.Zip(Gen.Elements(All), Gens.Seed())),
             t =>
             {
@@ -147,10 +148,10 @@ public class ActivationKernelsTests
         }
     }
 
-    [Fact]
-    public void Bias_activation_forward_matches_reference_with_and_without_pre_activation()
+    [SeededProperty(MaxTest = 60)]
+    public Property Bias_activation_forward_matches_reference_with_and_without_pre_activation()
     {
-        Gens.Check(
+        return Gens.ForAll(
             Gen.Zip(Gen.Zip(Gens.Size(40), Gens.Size(140)), Gen.Zip(Gen.Elements(All), Gens.Seed())),
             t =>
             {
@@ -178,14 +179,13 @@ public class ActivationKernelsTests
                         AssertClose(Reference.Activation(act, zb), a.Span[i], zb, $"{act} bias forward");
                     }
                 });
-            },
-            maxTest: 60);
+            });
     }
 
-    [Fact]
-    public void Backward_with_bias_gradient_matches_reference_and_accumulates()
+    [SeededProperty(MaxTest = 60)]
+    public Property Backward_with_bias_gradient_matches_reference_and_accumulates()
     {
-        Gens.Check(
+        return Gens.ForAll(
             Gen.Zip(Gen.Zip(Gens.Size(40), Gens.Size(140)), Gen.Zip(Gen.Elements(All), Gens.Seed())),
             t =>
             {
@@ -233,8 +233,7 @@ public class ActivationKernelsTests
                     ActivationKernels.ActivationBackwardBiasGradient(act, inPlace, saved, inPlace, db3, rows, cols);
                     Assert.Equal(dz.ToArray(), inPlace);
                 });
-            },
-            maxTest: 60);
+            });
     }
 
     [Fact]

@@ -36,8 +36,8 @@ public class ConvolutionTests
         where height + (2 * ph) >= (dh * (kh - 1)) + 1 && width + (2 * pw) >= (dw * (kw - 1)) + 1
         select shape;
 
-    [Fact]
-    public void Forward_and_backward_match_the_float64_reference_property()
+    [SeededProperty(MaxTest = 60)]
+    public Property Forward_and_backward_match_the_float64_reference_property()
     {
         var gen =
             from shape in Shapes()
@@ -46,11 +46,11 @@ public class ConvolutionTests
             from accumulate in Gen.Elements(true, false)
             from seed in Gens.Seed()
             select (shape, act, withBias, accumulate, seed);
-        Gens.Check(gen, t =>
+        return Gens.ForAll(gen, t =>
         {
             var (shape, act, withBias, accumulate, seed) = t;
             IsaVariants.ForEach(_ => Verify(shape, act, withBias, accumulate, seed));
-        }, maxTest: 60);
+        });
     }
 
     [Fact]
@@ -135,8 +135,8 @@ public class ConvolutionTests
         Assert.All(dw, v => Assert.Equal(42f, v));
     }
 
-    [Fact]
-    public void Max_and_average_pooling_match_the_reference_property()
+    [SeededProperty(MaxTest = 200)]
+    public Property Max_and_average_pooling_match_the_reference_property()
     {
         var gen =
             from batch in Gen.Choose(1, 3)
@@ -153,7 +153,7 @@ public class ConvolutionTests
             let shape = new Pool2DShape(batch, channels, height, width, kh, kw, sh, sw, ph, pw)
             where height + (2 * ph) >= kh && width + (2 * pw) >= kw
             select (shape, seed);
-        Gens.Check(gen, t =>
+        return Gens.ForAll(gen, t =>
         {
             var (shape, seed) = t;
             var x = Gens.Fill(shape.InputLength, seed, 2f);
@@ -168,7 +168,7 @@ public class ConvolutionTests
             var (max, argmax, average) = Reference.Pool2D(x, shape);
             var (maxGrad, averageGrad) = Reference.Pool2DBackward(dy, argmax, shape);
             IsaVariants.ForEach(_ => VerifyPooling(shape, x, dy, max, argmax, average, maxGrad, averageGrad));
-        }, maxTest: 200);
+        });
     }
 
     private static void VerifyPooling(Pool2DShape shape, float[] x, float[] dy, float[] max, int[] argmax, double[] average, float[] maxGrad, double[] averageGrad)

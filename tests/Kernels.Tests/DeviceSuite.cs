@@ -44,7 +44,11 @@ public static class DeviceSuite
             var instance = Activator.CreateInstance(type);
             try
             {
-                method.Invoke(instance, null);
+                // A [SeededProperty] test returns its property; xUnit's FsCheck runner would check it, so this does.
+                if (method.Invoke(instance, null) is FsCheck.Property property)
+                {
+                    FsCheck.Check.One(Gens.Config(method.GetCustomAttribute<SeededPropertyAttribute>()!.MaxTest), property);
+                }
             }
             catch (TargetInvocationException e) when (e.InnerException is not null)
             {

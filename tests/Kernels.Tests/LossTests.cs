@@ -31,10 +31,10 @@ public class LossTests
         from regime in Gens.Regime()
         select new CeCase(rows, classes, seed, reduction, weighted, ignore, smoothing, regime);
 
-    [Fact]
-    public void Cross_entropy_with_class_targets_matches_pytorch_semantics()
+    [SeededProperty(MaxTest = 100)]
+    public Property Cross_entropy_with_class_targets_matches_pytorch_semantics()
     {
-        Gens.Check(CeCases(), t =>
+        return Gens.ForAll(CeCases(), t =>
         {
             var x = Enumerable.Range(0, t.Rows * t.Classes).Select(i => t.Regime((t.Seed * 17) + i)).ToArray();
             var targets = Enumerable.Range(0, t.Rows).Select(r => t.Ignore && r % 3 == 1 ? -100 : (int)((uint)(t.Seed + (r * 7919)) % t.Classes)).ToArray();
@@ -72,10 +72,10 @@ public class LossTests
         });
     }
 
-    [Fact]
-    public void Cross_entropy_with_probability_targets_matches_pytorch_semantics()
+    [SeededProperty(MaxTest = 100)]
+    public Property Cross_entropy_with_probability_targets_matches_pytorch_semantics()
     {
-        Gens.Check(CeCases(), t =>
+        return Gens.ForAll(CeCases(), t =>
         {
             var x = Enumerable.Range(0, t.Rows * t.Classes).Select(i => t.Regime((t.Seed * 17) + i)).ToArray();
             var targets = new float[t.Rows * t.Classes];
@@ -182,8 +182,8 @@ public class LossTests
         });
     }
 
-    [Fact]
-    public void Bce_with_logits_matches_reference()
+    [SeededProperty(MaxTest = 100)]
+    public Property Bce_with_logits_matches_reference()
     {
         var gen =
             from rows in Gens.Size(30)
@@ -193,7 +193,7 @@ public class LossTests
             from weightMode in Gen.Choose(0, 2)
             from pos in Gen.Elements(true, false)
             select (rows, cols, seed, reduction, weightMode, pos);
-        Gens.Check(gen, t =>
+        return Gens.ForAll(gen, t =>
         {
             var (rows, cols, seed, reduction, weightMode, pos) = t;
             var n = rows * cols;
@@ -242,10 +242,10 @@ public class LossTests
         });
     }
 
-    [Fact]
-    public void Mse_matches_reference_in_every_form()
+    [SeededProperty(MaxTest = 100)]
+    public Property Mse_matches_reference_in_every_form()
     {
-        Gens.Check(Gen.Zip(Gens.Size(600), Gens.Seed()), t =>
+        return Gens.ForAll(Gen.Zip(Gens.Size(600), Gens.Seed()), t =>
         {
             var (n, seed) = t;
             var p = Gens.Fill(n, seed, 3f);

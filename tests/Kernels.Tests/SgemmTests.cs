@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using FsCheck;
 using FsCheck.Fluent;
 using Kernels.Tests.Infrastructure;
 using Kernels.Tests.References;
@@ -133,8 +134,8 @@ public class SgemmTests
         });
     }
 
-    [Fact]
-    public void Random_shapes_up_to_300_property()
+    [SeededProperty(MaxTest = 12)]
+    public Property Random_shapes_up_to_300_property()
     {
         var gen =
             from ta in Gen.Elements(Transposes)
@@ -147,7 +148,7 @@ public class SgemmTests
             from pad in Gen.Choose(0, 5)
             from seed in Gens.Seed()
             select new Case(ta, tb, m, n, k, alpha, beta, pad, pad / 2, pad, seed);
-        Gens.Check(gen, t => IsaVariants.ForEachGemmEngine(_ => Verify(t)), maxTest: 12);
+        return Gens.ForAll(gen, t => IsaVariants.ForEachGemmEngine(_ => Verify(t)));
     }
 
     /// <summary>
@@ -233,8 +234,8 @@ public class SgemmTests
         });
     }
 
-    [Fact]
-    public void Fused_epilogue_matches_gemm_then_bias_and_activation()
+    [SeededProperty(MaxTest = 40)]
+    public Property Fused_epilogue_matches_gemm_then_bias_and_activation()
     {
         var gen =
             from ta in Gen.Elements(Transposes)
@@ -247,12 +248,12 @@ public class SgemmTests
             from withBias in Gen.Elements(true, false)
             from seed in Gens.Seed()
             select (new Case(ta, tb, m, n, k, 1f, beta, 1, 0, 2, seed), act, withBias);
-        Gens.Check(gen, t =>
+        return Gens.ForAll(gen, t =>
         {
             var (c, act, withBias) = t;
             var bias = withBias ? Gens.Fill(c.N, c.Seed + 9, 1f) : [];
             IsaVariants.ForEachGemmEngine(_ => Verify(c, bias, act));
-        }, maxTest: 40);
+        });
     }
 
     /// <summary>

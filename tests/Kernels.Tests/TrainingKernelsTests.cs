@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using FsCheck;
 using FsCheck.Fluent;
 using Kernels.Tests.Infrastructure;
 using Kernels.Tests.References;
@@ -10,10 +11,10 @@ namespace Kernels.Tests;
 /// <summary>Reductions, dropout, optimizer updates, initialisers and the gradient checker.</summary>
 public class TrainingKernelsTests
 {
-    [Fact]
-    public void Column_sum_matches_reference_and_is_identical_on_every_path()
+    [SeededProperty(MaxTest = 100)]
+    public Property Column_sum_matches_reference_and_is_identical_on_every_path()
     {
-        Gens.Check(Gen.Zip(Gen.Zip(Gens.Size(70), Gens.Size(700)), Gens.Seed()), t =>
+        return Gens.ForAll(Gen.Zip(Gen.Zip(Gens.Size(70), Gens.Size(700)), Gens.Seed()), t =>
         {
             var ((rows, cols), seed) = t;
             var x = Gens.Fill(rows * cols, seed, 10f);
@@ -40,8 +41,8 @@ public class TrainingKernelsTests
         });
     }
 
-    [Fact]
-    public void Argmax_and_count_correct_follow_pytorch_ties_and_nan()
+    [SeededProperty(MaxTest = 100)]
+    public Property Argmax_and_count_correct_follow_pytorch_ties_and_nan()
     {
         float[] x = [1f, 3f, 3f, 0f, float.NaN, 5f, 2f, 2f, 2f];
         var idx = new int[3];
@@ -49,7 +50,7 @@ public class TrainingKernelsTests
         Assert.Equal([1, 1, 0], idx);
         Assert.Equal(2, Reductions.CountCorrect(x, [1, 1, 2], 3, 3));
         Assert.Equal(0, Reductions.CountCorrect(x, [-1, 7, 2], 3, 3));
-        Gens.Check(Gen.Zip(Gen.Zip(Gens.PositiveSize(30), Gens.PositiveSize(40)), Gens.Seed()), t =>
+        return Gens.ForAll(Gen.Zip(Gen.Zip(Gens.PositiveSize(30), Gens.PositiveSize(40)), Gens.Seed()), t =>
         {
             var ((rows, cols), seed) = t;
             var s = Gens.Fill(rows * cols, seed, 4f);
@@ -73,10 +74,10 @@ public class TrainingKernelsTests
         });
     }
 
-    [Fact]
-    public void Dropout_keeps_the_expected_fraction_scales_and_regenerates_its_mask()
+    [SeededProperty(MaxTest = 100)]
+    public Property Dropout_keeps_the_expected_fraction_scales_and_regenerates_its_mask()
     {
-        Gens.Check(Gen.Zip(Gen.Elements(0.1f, 0.25f, 0.5f, 0.9f), Gens.Seed()), t =>
+        return Gens.ForAll(Gen.Zip(Gen.Elements(0.1f, 0.25f, 0.5f, 0.9f), Gens.Seed()), t =>
         {
             var (p, seed) = t;
             const int N = 20_000;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using FsCheck;
 using FsCheck.Fluent;
 using Kernels.Compute;
 using Kernels.Gpu;
@@ -32,8 +33,8 @@ public class ComputeBackendTests
     /// alpha ∈ {0, 1, 0.7}, beta ∈ {0, 1, 1.3}, padded leading dimensions, NaN in C when beta is 0, sentinels in
     /// the row gaps and past the end of C; judged by the reference BLAS gauge in float64.
     /// </summary>
-    [Fact]
-    public void Gemm_matches_the_float64_reference_on_every_backend()
+    [SeededProperty(MaxTest = 60)]
+    public Property Gemm_matches_the_float64_reference_on_every_backend()
     {
         var size = Gen.Frequency((2, Gen.Elements(0, 1, 2, 3, 5, 9, 16, 17, 63, 64, 65)), (3, Gen.Choose(1, 150)));
         var gen =
@@ -49,12 +50,12 @@ public class ComputeBackendTests
             from pc in Gen.Elements(0, 0, 2)
             from seed in Gens.Seed()
             select new GemmCase(ta, tb, m, n, k, alpha, beta, pa, pb, pc, seed % 100_000, -1, false);
-        BackendVariants.ForEach(backend => Gens.Check(gen, t => VerifyGemm(backend, t), maxTest: 60));
+        return Gens.ForAll(gen, t => BackendVariants.ForEach(backend => VerifyGemm(backend, t)));
     }
 
     /// <summary>The fused epilogue (bias and every activation) against reference GEMM plus reference activation.</summary>
-    [Fact]
-    public void Gemm_epilogue_matches_reference_gemm_then_activation_on_every_backend()
+    [SeededProperty(MaxTest = 60)]
+    public Property Gemm_epilogue_matches_reference_gemm_then_activation_on_every_backend()
     {
         var gen =
             from ta in Gen.Elements(false, true)
@@ -67,7 +68,7 @@ public class ComputeBackendTests
             from bias in Gen.Elements(true, false)
             from seed in Gens.Seed()
             select new GemmCase(ta, tb, m, n, k, 0.7f, beta, 1, 0, 3, seed % 100_000, act, bias);
-        BackendVariants.ForEach(backend => Gens.Check(gen, t => VerifyGemm(backend, t), maxTest: 60));
+        return Gens.ForAll(gen, t => BackendVariants.ForEach(backend => VerifyGemm(backend, t)));
     }
 
     [Fact]

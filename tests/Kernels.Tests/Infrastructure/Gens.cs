@@ -71,6 +71,19 @@ public static class Gens
     public static Config Config(int maxTest = 100) => FsCheck.Config.QuickThrowOnFailure.WithMaxTest(maxTest)
         .WithReplay(FSharpOption<Replay>.Some(new Replay(new Rnd(RunSeed), FSharpOption<int>.None)));
 
+    /// <summary>The run's seed as FsCheck's replay string, "(seed,gamma)", which <see cref="SeededPropertyAttribute"/> applies.</summary>
+    public static string ReplayString
+    {
+        get
+        {
+            var rnd = new Rnd(RunSeed);
+            return FormattableString.Invariant($"({rnd.Seed},{rnd.Gamma})");
+        }
+    }
+
+    /// <summary>The property that <paramref name="body"/> holds for every value <paramref name="gen"/> draws (a [SeededProperty] test returns it).</summary>
+    public static Property ForAll<T>(Gen<T> gen, Action<T> body) => Prop.ForAll(Arb.From(gen), body);
+
     /// <summary>Runs a property with the shared config; a failure's message says how to replay it.</summary>
     public static void Check<T>(Gen<T> gen, Action<T> body, int maxTest = 100)
     {
