@@ -48,6 +48,11 @@ internal static class GemvKernel
                 sums.AsSpan(0, width).Clear();
                 ref var panel = ref Unsafe.Add(ref b0, j0);
                 var q = 0;
+                for (; q + 8 <= p.K; q += 8)
+                {
+                    Rows8<TVec>(ref s, width, ref Unsafe.Add(ref panel, (nint)q * p.Ldb), p.Ldb, ref x, q, aStep);
+                }
+
                 for (; q + 4 <= p.K; q += 4)
                 {
                     Rows4<TVec>(ref s, width, ref Unsafe.Add(ref panel, (nint)q * p.Ldb), p.Ldb,
@@ -67,6 +72,56 @@ internal static class GemvKernel
                         .Store(ref Unsafe.Add(ref s, j), 1, ref Unsafe.Add(ref target, j), p.Ldc);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// sums[j] += Σ_{r &lt; 8} x[q + r]·B[r, j], as eight fma in row order, for j &lt; width: each load and store of the
+    /// sums now carries eight rows of B, which halves the sums' L1 traffic of four-row passes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows8<TVec>(ref float sums, int width, ref float b, int ldb, ref float x, int q, nint aStep)
+        where TVec : struct, ISimdFloat<TVec>
+    {
+        ref var b1 = ref Unsafe.Add(ref b, ldb);
+        ref var b2 = ref Unsafe.Add(ref b, 2 * ldb);
+        ref var b3 = ref Unsafe.Add(ref b, 3 * ldb);
+        ref var b4 = ref Unsafe.Add(ref b, 4 * ldb);
+        ref var b5 = ref Unsafe.Add(ref b, 5 * ldb);
+        ref var b6 = ref Unsafe.Add(ref b, 6 * ldb);
+        ref var b7 = ref Unsafe.Add(ref b, 7 * ldb);
+        float x0 = Unsafe.Add(ref x, q * aStep), x1 = Unsafe.Add(ref x, (q + 1) * aStep), x2 = Unsafe.Add(ref x, (q + 2) * aStep), x3 = Unsafe.Add(ref x, (q + 3) * aStep);
+        float x4 = Unsafe.Add(ref x, (q + 4) * aStep), x5 = Unsafe.Add(ref x, (q + 5) * aStep), x6 = Unsafe.Add(ref x, (q + 6) * aStep), x7 = Unsafe.Add(ref x, (q + 7) * aStep);
+        var (v0, v1, v2, v3) = (TVec.Create(x0), TVec.Create(x1), TVec.Create(x2), TVec.Create(x3));
+        var (v4, v5, v6, v7) = (TVec.Create(x4), TVec.Create(x5), TVec.Create(x6), TVec.Create(x7));
+        var w = (nuint)TVec.Count;
+        var n = (nuint)width;
+        nuint j = 0;
+        for (; j + w <= n; j += w)
+        {
+            var acc = TVec.Load(ref sums, j);
+            acc = TVec.Fma(v0, TVec.Load(ref b, j), acc);
+            acc = TVec.Fma(v1, TVec.Load(ref b1, j), acc);
+            acc = TVec.Fma(v2, TVec.Load(ref b2, j), acc);
+            acc = TVec.Fma(v3, TVec.Load(ref b3, j), acc);
+            acc = TVec.Fma(v4, TVec.Load(ref b4, j), acc);
+            acc = TVec.Fma(v5, TVec.Load(ref b5, j), acc);
+            acc = TVec.Fma(v6, TVec.Load(ref b6, j), acc);
+            acc = TVec.Fma(v7, TVec.Load(ref b7, j), acc);
+            TVec.Store(acc, ref sums, j);
+        }
+
+        for (; j < n; j++)
+        {
+            var acc = Unsafe.Add(ref sums, j);
+            acc = MathF.FusedMultiplyAdd(x0, Unsafe.Add(ref b, j), acc);
+            acc = MathF.FusedMultiplyAdd(x1, Unsafe.Add(ref b1, j), acc);
+            acc = MathF.FusedMultiplyAdd(x2, Unsafe.Add(ref b2, j), acc);
+            acc = MathF.FusedMultiplyAdd(x3, Unsafe.Add(ref b3, j), acc);
+            acc = MathF.FusedMultiplyAdd(x4, Unsafe.Add(ref b4, j), acc);
+            acc = MathF.FusedMultiplyAdd(x5, Unsafe.Add(ref b5, j), acc);
+            acc = MathF.FusedMultiplyAdd(x6, Unsafe.Add(ref b6, j), acc);
+            Unsafe.Add(ref sums, j) = MathF.FusedMultiplyAdd(x7, Unsafe.Add(ref b7, j), acc);
         }
     }
 

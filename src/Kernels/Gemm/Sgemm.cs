@@ -25,6 +25,10 @@ public static class Sgemm
     // Below this many multiply-adds a problem stays on the calling thread: the fork/join costs more than it saves.
     private const long ParallelThreshold = 1L << 21;
 
+    // The matrix-vector engine does one fma per element of B it streams, so a second core pays off from 256 Ki
+    // elements of B (1 MB), where the flop-count threshold above would keep up to 2 Mi elements on one core.
+    private const long GemvParallelThreshold = 1L << 18;
+
     /// <summary>The thread count used when a call's <see cref="GemmOptions.Threads"/> is 0. Defaults to the core count.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
     public static int DefaultThreads
@@ -255,7 +259,7 @@ public static class Sgemm
         // (a division) would be a noticeable part of it.
         var threads = Math.Min(options.Threads == 0 ? DefaultThreads : options.Threads, WorkerPool.MaxParallelism);
         var path = GemmDriver.Choose(p);
-        if (threads <= 1 || (long)p.M * p.N * p.K < ParallelThreshold)
+        if (threads <= 1 || (long)p.M * p.N * p.K < (path == GemmDriver.Path.Gemv ? GemvParallelThreshold : ParallelThreshold))
         {
             GemmDriver.Run<TVec, TAct>(path, p, a, b, c, bias, activation, 0, p.M, 0, p.N);
             return;
