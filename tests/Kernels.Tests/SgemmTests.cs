@@ -340,6 +340,9 @@ public class SgemmTests
         Assert.Throws<ArgumentOutOfRangeException>("lda", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, a, 2, b, 4, 0f, c, 4));
         Assert.Throws<ArgumentOutOfRangeException>("ldb", () => Sgemm.Multiply(Transpose.None, Transpose.Transposed, 4, 4, 3, 1f, a, 3, b, 2, 0f, c, 4));
         Assert.Throws<ArgumentOutOfRangeException>("ldc", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 3, 1f, a, 3, b, 4, 0f, c, 3));
+        // An empty A (k = 0) still needs lda ≥ 1, as in BLAS; the message says so rather than "smaller than 0 columns".
+        var empty = Assert.Throws<ArgumentOutOfRangeException>("lda", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 4, 0, 1f, a, 0, b, 4, 0f, c, 4));
+        Assert.Contains("at least 1", empty.Message, StringComparison.Ordinal);
         var e = Assert.Throws<ArgumentException>("a", () => Sgemm.Multiply(Transpose.None, Transpose.None, 5, 4, 3, 1f, a, 3, b, 4, 0f, new float[20], 4));
         Assert.Contains("5×3", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>("b", () => Sgemm.Multiply(Transpose.None, Transpose.None, 4, 5, 3, 1f, a, 3, b, 5, 0f, new float[20], 5));

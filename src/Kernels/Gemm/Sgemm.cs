@@ -210,7 +210,11 @@ public static class Sgemm
     {
         if (ld < Math.Max(1, cols))
         {
-            throw new ArgumentOutOfRangeException(ldName, ld, $"{ldName} = {ld} is smaller than the {cols} columns of the stored {name} ({rows}×{cols}{(trans == Transpose.Transposed ? ", transposed" : string.Empty)}).");
+            // BLAS requires ld ≥ max(1, columns): an empty matrix still needs a leading dimension of at least 1.
+            var requirement = cols == 0
+                ? $"{ldName} = {ld} must be at least 1, even for the stored {name} with 0 columns ({rows}×0{(trans == Transpose.Transposed ? ", transposed" : string.Empty)})."
+                : $"{ldName} = {ld} is smaller than the {cols} columns of the stored {name} ({rows}×{cols}{(trans == Transpose.Transposed ? ", transposed" : string.Empty)}).";
+            throw new ArgumentOutOfRangeException(ldName, ld, requirement);
         }
 
         var needed = rows == 0 || cols == 0 ? 0 : ((long)(rows - 1) * ld) + cols;
