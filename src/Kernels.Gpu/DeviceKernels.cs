@@ -523,14 +523,14 @@ internal static class DeviceKernels
             return;
         }
 
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j, sums.C0);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + WideGroupColumns, sums.C1);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (2 * WideGroupColumns), sums.C2);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (3 * WideGroupColumns), sums.C3);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (4 * WideGroupColumns), sums.C4);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (5 * WideGroupColumns), sums.C5);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (6 * WideGroupColumns), sums.C6);
-        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (7 * WideGroupColumns), sums.C7);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j, sums.Low.C0);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + WideGroupColumns, sums.Low.C1);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (2 * WideGroupColumns), sums.Low.C2);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (3 * WideGroupColumns), sums.Low.C3);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (4 * WideGroupColumns), sums.High.C0);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (5 * WideGroupColumns), sums.High.C1);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (6 * WideGroupColumns), sums.High.C2);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (7 * WideGroupColumns), sums.High.C3);
     }
 
     private static void StoreIfInside<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
@@ -587,24 +587,21 @@ internal readonly record struct Accumulator4(float C0, float C1, float C2, float
     }
 }
 
-/// <summary>Eight values: a row of a wide-GEMM thread's sums, or its eight operands of op(A) or op(B) at one depth.</summary>
-internal readonly record struct Accumulator8(float C0, float C1, float C2, float C3, float C4, float C5, float C6, float C7)
+/// <summary>
+/// Eight values: a row of a wide-GEMM thread's sums, or its eight operands of op(A) or op(B) at one depth; two
+/// <see cref="Accumulator4"/> halves, so the fma order is that of the 64×64 kernel's rows.
+/// </summary>
+internal readonly record struct Accumulator8(Accumulator4 Low, Accumulator4 High)
 {
+    public Accumulator8(float c0, float c1, float c2, float c3, float c4, float c5, float c6, float c7)
+        : this(new Accumulator4(c0, c1, c2, c3), new Accumulator4(c4, c5, c6, c7))
+    {
+    }
+
     /// <summary>Each sum plus a·b_s, one fma each, in the k order of <see cref="DeviceKernels.GemmDirect{TFloat, TAct}"/>.</summary>
     public Accumulator8 MultiplyAdd<TFloat>(float a, Accumulator8 b)
         where TFloat : struct, ISimdFloat<TFloat>
-    {
-        var av = TFloat.Create(a);
-        return new(
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C0), TFloat.Create(C0))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C1), TFloat.Create(C1))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C2), TFloat.Create(C2))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C3), TFloat.Create(C3))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C4), TFloat.Create(C4))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C5), TFloat.Create(C5))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C6), TFloat.Create(C6))),
-            TFloat.Sum(TFloat.Fma(av, TFloat.Create(b.C7), TFloat.Create(C7))));
-    }
+        => new(Low.MultiplyAdd<TFloat>(a, b.Low), High.MultiplyAdd<TFloat>(a, b.High));
 }
 
 /// <summary>A wide-GEMM thread's 8×8 sums, kept in registers as eight row structs (see <see cref="DeviceKernels.GemmWide{TFloat, TAct}"/>).</summary>
@@ -614,12 +611,12 @@ internal readonly record struct Block8x8(Accumulator8 R0, Accumulator8 R1, Accum
     public Block8x8 MultiplyAdd<TFloat>(Accumulator8 a, Accumulator8 b)
         where TFloat : struct, ISimdFloat<TFloat>
         => new(
-            R0.MultiplyAdd<TFloat>(a.C0, b),
-            R1.MultiplyAdd<TFloat>(a.C1, b),
-            R2.MultiplyAdd<TFloat>(a.C2, b),
-            R3.MultiplyAdd<TFloat>(a.C3, b),
-            R4.MultiplyAdd<TFloat>(a.C4, b),
-            R5.MultiplyAdd<TFloat>(a.C5, b),
-            R6.MultiplyAdd<TFloat>(a.C6, b),
-            R7.MultiplyAdd<TFloat>(a.C7, b));
+            R0.MultiplyAdd<TFloat>(a.Low.C0, b),
+            R1.MultiplyAdd<TFloat>(a.Low.C1, b),
+            R2.MultiplyAdd<TFloat>(a.Low.C2, b),
+            R3.MultiplyAdd<TFloat>(a.Low.C3, b),
+            R4.MultiplyAdd<TFloat>(a.High.C0, b),
+            R5.MultiplyAdd<TFloat>(a.High.C1, b),
+            R6.MultiplyAdd<TFloat>(a.High.C2, b),
+            R7.MultiplyAdd<TFloat>(a.High.C3, b));
 }
