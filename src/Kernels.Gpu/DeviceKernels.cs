@@ -79,42 +79,11 @@ internal static class DeviceKernels
             {
                 for (var e = thread; e < Depth * Tile; e += GroupSize)
                 {
-                    // A stored m×k reads along p, stored k×m along i; both land at aTile[p][i].
-                    int ap, ai;
-                    if (g.TransA == 0)
-                    {
-                        ap = e % Depth;
-                        ai = e / Depth;
-                    }
-                    else
-                    {
-                        ai = e % Tile;
-                        ap = e / Tile;
-                    }
-
-                    var gi = row0 + ai;
-                    var gp = p0 + ap;
-                    aTile[(ap * (Tile + 1)) + ai] = gi < g.M && gp < g.K
-                        ? a[g.TransA == 0 ? ((long)gi * g.Lda) + gp : ((long)gp * g.Lda) + gi]
-                        : 0f;
-
-                    int bp, bj;
-                    if (g.TransB == 0)
-                    {
-                        bj = e % Tile;
-                        bp = e / Tile;
-                    }
-                    else
-                    {
-                        bp = e % Depth;
-                        bj = e / Depth;
-                    }
-
-                    var gj = col0 + bj;
-                    var gq = p0 + bp;
-                    bTile[(bp * Tile) + bj] = gj < g.N && gq < g.K
-                        ? b[g.TransB == 0 ? ((long)gq * g.Ldb) + gj : ((long)gj * g.Ldb) + gq]
-                        : 0f;
+                    // Both slices land depth-major: aTile[p][i] (one padding column) and bTile[p][j].
+                    var av = SliceElement(a, g.TransA == 0, g.Lda, g.M, g.K, row0, p0, e, Tile, Depth);
+                    aTile[(av.Depth * (Tile + 1)) + av.Outer] = av.Value;
+                    var bv = SliceElement(b, g.TransB != 0, g.Ldb, g.N, g.K, col0, p0, e, Tile, Depth);
+                    bTile[(bv.Depth * Tile) + bv.Outer] = bv.Value;
                 }
 
                 Group.Barrier();
@@ -193,24 +162,14 @@ internal static class DeviceKernels
             {
                 for (var e = thread; e < WideDepth * WideRows; e += WideGroupColumns * WideGroupRows)
                 {
-                    var ap = g.TransA == 0 ? e % WideDepth : e / WideRows;
-                    var ai = g.TransA == 0 ? e / WideDepth : e % WideRows;
-                    var gi = row0 + ai;
-                    var gp = p0 + ap;
-                    aTile[(ap * WideRows) + ai] = gi < g.M && gp < g.K
-                        ? a[g.TransA == 0 ? ((long)gi * g.Lda) + gp : ((long)gp * g.Lda) + gi]
-                        : 0f;
+                    var av = SliceElement(a, g.TransA == 0, g.Lda, g.M, g.K, row0, p0, e, WideRows, WideDepth);
+                    aTile[(av.Depth * WideRows) + av.Outer] = av.Value;
                 }
 
                 for (var e = thread; e < WideDepth * WideColumns; e += WideGroupColumns * WideGroupRows)
                 {
-                    var bp = g.TransB == 0 ? e / WideColumns : e % WideDepth;
-                    var bj = g.TransB == 0 ? e % WideColumns : e / WideDepth;
-                    var gj = col0 + bj;
-                    var gq = p0 + bp;
-                    bTile[(bp * WideColumns) + bj] = gj < g.N && gq < g.K
-                        ? b[g.TransB == 0 ? ((long)gq * g.Ldb) + gj : ((long)gj * g.Ldb) + gq]
-                        : 0f;
+                    var bv = SliceElement(b, g.TransB != 0, g.Ldb, g.N, g.K, col0, p0, e, WideColumns, WideDepth);
+                    bTile[(bv.Depth * WideColumns) + bv.Outer] = bv.Value;
                 }
 
                 Group.Barrier();
@@ -497,6 +456,22 @@ internal static class DeviceKernels
         }
     }
 
+    /// <summary>
+    /// Element e of a GEMM operand's slice staged in shared memory: <paramref name="width"/> outer indices (rows of C
+    /// for op(A), columns for op(B)) from <paramref name="outer0"/> by <paramref name="depth"/> steps of k from
+    /// <paramref name="p0"/>. An operand stored outer-major (A as m×k, B as n×k) is read along k, one stored
+    /// k-major along the outer index, so neighbouring threads read neighbouring addresses either way; past the
+    /// matrix the value is 0. A struct return, not out-parameters, which ILGPU would keep in local memory.
+    /// </summary>
+    private static SliceValue SliceElement(ArrayView<float> m, bool outerMajor, int ld, int outerCount, int k, int outer0, int p0, int e, int width, int depth)
+    {
+        var p = outerMajor ? e % depth : e / width;
+        var o = outerMajor ? e / depth : e % width;
+        var go = outer0 + o;
+        var gp = p0 + p;
+        return new SliceValue(p, o, go < outerCount && gp < k ? m[outerMajor ? ((long)go * ld) + gp : ((long)gp * ld) + go] : 0f);
+    }
+
     /// <summary>The thread's 8 values of op(A) at depth p of the wide kernel's slice: rows ty, ty + 16, …, ty + 112.</summary>
     private static Accumulator8 WideColumn(ArrayView<float> aTile, int p, int ty)
     {
@@ -620,3 +595,6 @@ internal readonly record struct Block8x8(Accumulator8 R0, Accumulator8 R1, Accum
             R6.MultiplyAdd<TFloat>(a.High.C2, b),
             R7.MultiplyAdd<TFloat>(a.High.C3, b));
 }
+
+/// <summary>One staged element of a GEMM operand: its depth and outer index in the slice, and its value.</summary>
+internal readonly record struct SliceValue(int Depth, int Outer, float Value);
