@@ -6,7 +6,7 @@ namespace Kernels.Benchmarks;
 
 /// <summary>
 /// The compute interface on each backend this machine has, the CPU backend the baseline: one training step of
-/// the Fashion-MNIST 784-100-10 ReLU MLP as a <see cref="DeviceMlp"/> (batch 128, SGD with momentum: two GEMMs
+/// the Fashion-MNIST 784-100-10 ReLU MLP as a <see cref="Mlp"/> (batch 128, SGD with momentum: two GEMMs
 /// with fused bias and activation, cross-entropy with its gradient, ReLU backward fused with the bias gradient,
 /// the backward GEMMs and four updates; the loss read back each step), and a 512³ GEMM waited for with Synchronize. In CI and on the
 /// benchmark machine the OpenCL backend is PoCL on the same CPU, so its ratio is PoCL's cost against the span
@@ -66,7 +66,7 @@ public class ComputeBackendBenchmarks : IThroughput, IDisposable
     private sealed class Step : IDisposable
     {
         private static readonly SgdOptions Sgd = new(0.01f, Momentum: 0.9f);
-        private readonly DeviceMlp _net;
+        private readonly Mlp _net;
         private readonly DeviceBuffer<float> _x, _dLogits, _a, _b, _c;
         private readonly DeviceBuffer<int> _y;
         private int _steps;
@@ -74,7 +74,7 @@ public class ComputeBackendBenchmarks : IThroughput, IDisposable
         public Step(ComputeBackend backend)
         {
             Backend = backend;
-            _net = new DeviceMlp(backend, TrainingStepBenchmarks.CreateNetwork(Batch));
+            _net = new Mlp(backend, TrainingStepBenchmarks.CreateNetwork(Batch));
             _x = backend.Upload(Data.Uniform(Batch * In, 3, 1f));
             _y = backend.UploadInt32(Data.Labels(Batch, Classes, 4));
             _dLogits = backend.Allocate(Batch * Classes);

@@ -1,3 +1,4 @@
+using System;
 using BenchmarkDotNet.Attributes;
 
 namespace Kernels.Benchmarks;
@@ -7,7 +8,10 @@ namespace Kernels.Benchmarks;
 /// logits), fused softmax-cross-entropy forward+backward, backward (fused ReLU-backward + bias gradient,
 /// dW2 = Hᵀ·dZ2, dH = dZ2·W2ᵀ, dW1 = Xᵀ·dZ1; no dX for the first layer) and the SGD-momentum update of all
 /// 79,510 parameters. The baseline is the same step's five GEMMs alone, in the same run, so the ratio is the
-/// step's overhead over its matrix products. PyTorch's side of the comparison is bench/compare/pytorch_mlp.py.
+/// step's overhead over its matrix products. <see cref="SpanCompositionStep"/> is the same step composed by hand
+/// from the span kernels (<see cref="Dense"/>, <see cref="Sgd"/>), which is what <see cref="Mlp"/> did before it ran
+/// on <see cref="Compute.ComputeBackend"/>: its ratio against <see cref="KernelsTrainingStep"/> is the cost of the
+/// backend layer on the CPU. PyTorch's side of the comparison is bench/compare/pytorch_mlp.py.
 /// </summary>
 public class TrainingStepBenchmarks : IThroughput
 {
@@ -16,13 +20,18 @@ public class TrainingStepBenchmarks : IThroughput
     private float[] _x = [];
     private int[] _y = [];
     private float[] _gradLogits = [];
-    private float[] _momentum = [];
     private float[] _h = [];
     private float[] _logits = [];
     private float[] _dH = [];
     private float[] _dW1 = [];
     private float[] _dW2 = [];
+    private float[] _parameters = [];
+    private float[] _gradients = [];
+    private float[] _spanMomentum = [];
+    private float[] _dZ1 = [];
+    private float[] _dZ2 = [];
     private int _step;
+    private int _spanStep;
 
     [Params(128, 1024)]
     public int Batch { get; set; }
@@ -40,22 +49,26 @@ public class TrainingStepBenchmarks : IThroughput
     [GlobalSetup]
     public void Setup()
     {
-        _mlp = CreateNetwork(Batch);
+        _mlp = CreateNetwork(Batch, Threads);
         _x = Data.Uniform(Batch * In, 3, 1f);
         _y = Data.Labels(Batch, Classes, 4);
         _gradLogits = new float[Batch * Classes];
-        _momentum = new float[_mlp.Parameters.Length];
         _h = new float[Batch * Hidden];
         _logits = new float[Batch * Classes];
         _dH = new float[Batch * Hidden];
         _dW1 = new float[In * Hidden];
         _dW2 = new float[Hidden * Classes];
+        _parameters = (float[])_mlp.Parameters.Clone();
+        _gradients = new float[_parameters.Length];
+        _spanMomentum = new float[_parameters.Length];
+        _dZ1 = new float[Batch * Hidden];
+        _dZ2 = new float[Batch * Classes];
     }
 
     /// <summary>The 784-100-10 ReLU MLP with seeded Kaiming-uniform weights; the PyTorch comparison's harness uses it too.</summary>
-    internal static Mlp CreateNetwork(int batch)
+    internal static Mlp CreateNetwork(int batch, int threads = 0)
     {
-        var mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], batch);
+        var mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], batch, options: new GemmOptions(threads));
         Initializers.KaimingUniform(mlp.Weights(0), In, Hidden, 1);
         Initializers.KaimingUniform(mlp.Weights(1), Hidden, Classes, 2, gain: 1f);
         return mlp;
@@ -64,10 +77,33 @@ public class TrainingStepBenchmarks : IThroughput
     [Benchmark]
     public float KernelsTrainingStep()
     {
-        var logits = _mlp.Forward(_x, Batch, options: Options);
+        var logits = _mlp.Forward(_x, Batch);
         var loss = SoftmaxCrossEntropy.Compute(logits, _y, _gradLogits, Batch, Classes);
-        _mlp.Backward(_x, _gradLogits, Batch, Options);
-        Sgd.Step(_mlp.Parameters, _mlp.Gradients, _momentum, new SgdOptions(0.01f, Momentum: 0.9f), firstStep: _step++ == 0, Threads);
+        _mlp.Backward(_x, _gradLogits, Batch);
+        _mlp.SgdStep(new SgdOptions(0.01f, Momentum: 0.9f), firstStep: _step++ == 0);
+        return loss;
+    }
+
+    /// <summary>The same step on the span kernels directly, with its own copy of the parameters: no network object, no backend.</summary>
+    [Benchmark]
+    public float SpanCompositionStep()
+    {
+        var p = _parameters.AsSpan();
+        var g = _gradients.AsSpan();
+        var w1 = p[..(In * Hidden)];
+        var b1 = p.Slice(In * Hidden, Hidden);
+        var w2 = p.Slice((In * Hidden) + Hidden, Hidden * Classes);
+        var b2 = p[^Classes..];
+        var dW1 = g[..(In * Hidden)];
+        var db1 = g.Slice(In * Hidden, Hidden);
+        var dW2 = g.Slice((In * Hidden) + Hidden, Hidden * Classes);
+        var db2 = g[^Classes..];
+        Dense.Forward(_x, w1, b1, _h, Batch, In, Hidden, Activation.Relu, Options);
+        Dense.Forward(_h, w2, b2, _logits, Batch, Hidden, Classes, Activation.Identity, Options);
+        var loss = SoftmaxCrossEntropy.Compute(_logits, _y, _gradLogits, Batch, Classes);
+        Dense.Backward(_h, w2, _logits, _gradLogits, _dZ2, dW2, db2, _dH, Batch, Hidden, Classes, Activation.Identity, options: Options);
+        Dense.Backward(_x, w1, _h, _dH, _dZ1, dW1, db1, default, Batch, In, Hidden, Activation.Relu, options: Options);
+        Sgd.Step(_parameters, _gradients, _spanMomentum, new SgdOptions(0.01f, Momentum: 0.9f), firstStep: _spanStep++ == 0, Threads);
         return loss;
     }
 

@@ -41,18 +41,17 @@ public static class TrainingStepTiming
 
     private static Action Step(int batch, int threads, float[]? x = null, int[]? y = null)
     {
-        var mlp = TrainingStepBenchmarks.CreateNetwork(batch);
+        var mlp = TrainingStepBenchmarks.CreateNetwork(batch, threads);
         x ??= Data.Uniform(batch * In, 3, 1f);
         y ??= Data.Labels(batch, Classes, 4);
         var grad = new float[batch * Classes];
         var momentum = new float[mlp.Parameters.Length];
-        var options = new GemmOptions(threads);
         var first = true;
         return () =>
         {
-            var logits = mlp.Forward(x, batch, options: options);
+            var logits = mlp.Forward(x, batch);
             SoftmaxCrossEntropy.Compute(logits, y, grad, batch, Classes);
-            mlp.Backward(x, grad, batch, options);
+            mlp.Backward(x, grad, batch);
             Sgd.Step(mlp.Parameters, mlp.Gradients, momentum, new SgdOptions(0.01f, Momentum: 0.9f), first, threads);
             first = false;
         };

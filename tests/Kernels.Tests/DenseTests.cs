@@ -232,20 +232,20 @@ public class DenseTests
     {
         // Big enough that one forward takes milliseconds, so two threads released together overlap inside it.
         const int Batch = 256;
-        var mlp = new Mlp([new DenseLayer(512, 1024, Activation.Relu), new DenseLayer(1024, 512, Activation.Relu)], Batch);
+        var mlp = new Mlp([new DenseLayer(512, 1024, Activation.Relu), new DenseLayer(1024, 512, Activation.Relu)], Batch, options: new GemmOptions(1));
         Initializers.KaimingUniform(mlp.Weights(0), 512, 1024, 1);
         Initializers.KaimingUniform(mlp.Weights(1), 1024, 512, 2);
         var x = Gens.Fill(Batch * 512, 1, 1f);
-        var expected = mlp.Forward(x, Batch, options: new GemmOptions(1)).ToArray();
+        var expected = mlp.Forward(x, Batch).ToArray();
         var gradOutput = Gens.Fill(Batch * 512, 2, 1f);
         var rejected = Concurrency.RejectedOverlappingCalls(() =>
         {
-            mlp.Forward(x, Batch, options: new GemmOptions(1));
-            mlp.Backward(x, gradOutput, Batch, new GemmOptions(1));
+            mlp.Forward(x, Batch);
+            mlp.Backward(x, gradOutput, Batch);
         });
         Assert.True(rejected > 0, "two threads ran Forward/Backward on one Mlp at the same moment and neither was told");
 
         // The instance is usable again once the calls are over, and still computes the same output.
-        Assert.Equal(expected, mlp.Forward(x, Batch, options: new GemmOptions(1)).ToArray());
+        Assert.Equal(expected, mlp.Forward(x, Batch).ToArray());
     }
 }

@@ -11,7 +11,7 @@ namespace Kernels.Tests;
 /// <summary>
 /// The test assembly's own entry point (xUnit runs the tests through the test host, not through this). On a machine
 /// with a GPU but no .NET SDK, <c>dotnet Kernels.Tests.dll device-suite</c> runs the backend parity suite, every
-/// [Fact] of <see cref="ComputeBackendTests"/> and <see cref="DeviceMlpTests"/>, on the backends KERNELS_TEST_BACKENDS
+/// [Fact] of <see cref="ComputeBackendTests"/> and <see cref="MlpBackendTests"/>, on the backends KERNELS_TEST_BACKENDS
 /// names (cuda, say), without xUnit's runner: each fact is called as xUnit would call it, on a new instance.
 /// </summary>
 public static class DeviceSuite
@@ -32,7 +32,7 @@ public static class DeviceSuite
         }
 
         Console.WriteLine($"backends: {string.Join("; ", BackendVariants.All.Select(b => b.Name))}");
-        var facts = new[] { typeof(ComputeBackendTests), typeof(DeviceMlpTests) }
+        var facts = new[] { typeof(ComputeBackendTests), typeof(MlpBackendTests) }
             .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Instance).Select(method => (type, method)))
             .Where(t => t.method.GetCustomAttribute<FactAttribute>() is { Skip: null } && t.method.GetParameters().Length == 0)
             .ToList();

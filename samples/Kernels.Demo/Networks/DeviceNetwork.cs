@@ -10,7 +10,7 @@ namespace Kernels.Demo.Networks;
 
 /// <summary>
 /// spiral-mlp again (the 2-100-3 ReLU MLP, Kaiming initialisation, full-batch gradient descent at lr 1) as a
-/// <see cref="DeviceMlp"/> on the operation-level <see cref="ComputeBackend"/> interface, run on the OpenCL backend: a GPU when
+/// <see cref="Mlp"/> on the operation-level <see cref="ComputeBackend"/> interface, run on the OpenCL backend: a GPU when
 /// the machine has one, PoCL on the CPU in CI. Without any OpenCL device, or when OpenCL fails after it was detected
 /// (a driver that cannot build the program, a device lost mid-run), it runs the same code on <see cref="CpuBackend"/>
 /// and says why. Same data, same initial weights and same formulas as spiral-mlp, so its accuracy should match that row's.
@@ -92,7 +92,7 @@ public static class DeviceNetwork
         using (backend)
         {
             var host = SpiralNetworks.CreateMlp(train.Count, (ulong)settings.Seed, dropout: 0f, xavier: false);
-            using var net = new DeviceMlp(backend, host);
+            using var net = new Mlp(backend, host);
             using var x = backend.Upload(train.Features);
             using var y = backend.UploadInt32(train.Labels);
             var epochs = settings.Epochs ?? DefaultEpochs;
@@ -121,7 +121,7 @@ public static class DeviceNetwork
     }
 
     /// <summary>The fraction of <paramref name="data"/> classified right, in chunks of the network's maximum batch.</summary>
-    private static double Accuracy(DeviceMlp net, Dataset data)
+    private static double Accuracy(Mlp net, Dataset data)
     {
         var backend = net.Backend;
         var correct = 0;

@@ -61,6 +61,37 @@ public abstract class ComputeBackend : IDisposable
         return buffer;
     }
 
+    /// <summary>
+    /// Zeroed buffers of the given lengths for tensors that are updated together (a network's parameters, their
+    /// gradients, an optimizer's state). A backend that can returns views into one allocation and that allocation
+    /// as <paramref name="whole"/>, so one optimizer call covers every tensor; the default allocates each tensor on
+    /// its own and sets whole to null. Lengths are checked by the caller.
+    /// </summary>
+    internal virtual DeviceBuffer<float>[] AllocateTensors(ReadOnlySpan<int> lengths, out DeviceBuffer<float>? whole)
+    {
+        ThrowIfDisposed();
+        whole = null;
+        var buffers = new DeviceBuffer<float>[lengths.Length];
+        try
+        {
+            for (var t = 0; t < lengths.Length; t++)
+            {
+                buffers[t] = AllocateCore<float>(lengths[t]);
+            }
+        }
+        catch
+        {
+            foreach (var buffer in buffers)
+            {
+                buffer?.Dispose();
+            }
+
+            throw;
+        }
+
+        return buffers;
+    }
+
     /// <summary>Copies <paramref name="source"/> into the first source.Length elements of <paramref name="destination"/>.</summary>
     /// <typeparam name="T">float or int.</typeparam>
     /// <param name="destination">A buffer of this backend, at least as long as the source.</param>

@@ -18,7 +18,7 @@ public abstract class DeviceBuffer<T> : IDisposable
     }
 
     /// <summary>Elements in the buffer.</summary>
-    public int Length { get; }
+    public int Length { get; private protected set; }
 
     /// <summary>Whether <see cref="Dispose()"/> has released the memory.</summary>
     public bool IsDisposed { get; private set; }

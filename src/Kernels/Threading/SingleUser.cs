@@ -4,8 +4,8 @@ using System.Threading;
 namespace Kernels.Threading;
 
 /// <summary>
-/// Detects two threads inside one stateful object at once. <see cref="Mlp"/> and <see cref="Compute.DeviceMlp"/>
-/// keep each forward's activations, dropout key and batch in their workspace for the backward that follows, so two
+/// Detects two threads inside one stateful object at once. <see cref="Mlp"/>
+/// keeps each forward's activations, dropout key and batch in their workspace for the backward that follows, so two
 /// overlapping calls would silently mix one batch's activations into another's gradients. A caller that shares an
 /// instance gets an exception instead; the check is one interlocked exchange per call, nothing next to a layer.
 /// </summary>

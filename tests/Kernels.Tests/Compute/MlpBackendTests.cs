@@ -7,12 +7,13 @@ using Xunit;
 namespace Kernels.Tests.Compute;
 
 /// <summary>
-/// <see cref="DeviceMlp"/> against the host <see cref="Mlp"/>, whose passes the dense-layer tests check against
-/// float64 references and numerical gradients: the same output and the same gradients on every backend (bit for
-/// bit on the CPU backend, which runs the same kernels), the same optimizer updates, and a training run whose loss
-/// curve follows the host's.
+/// <see cref="Mlp"/> on every backend against the host <see cref="Mlp"/>, whose passes the dense-layer tests check
+/// against float64 references and numerical gradients: the buffer passes give the same output and the same
+/// gradients on every backend (bit for bit on the CPU backend, which runs the same kernels), and so do the span
+/// passes (which copy in and out on a device), the same optimizer updates, and a training run whose loss curve follows
+/// the host's.
 /// </summary>
-public class DeviceMlpTests
+public class MlpBackendTests
 {
     /// <summary>
     /// Networks that cover every branch of the passes: activations whose backward reads the output (tanh, ReLU,
@@ -40,7 +41,7 @@ public class DeviceMlpTests
                 var host = new Mlp(layers, MaxBatch, dropout);
                 var parameters = Gens.Fill(host.Parameters.Length, n + 1, 0.6f);
                 parameters.CopyTo(host.Parameters, 0);
-                using var device = new DeviceMlp(backend, host);
+                using var device = new Mlp(backend, host);
                 Assert.Equal(host.Parameters.Length, device.ParameterCount);
                 foreach (var (batch, training) in new[] { (MaxBatch, true), (13, true), (1, false), (MaxBatch, false) })
                 {
@@ -63,6 +64,14 @@ public class DeviceMlpTests
                     AssertClose(backend, expectOutput, gotOutput, what + " output");
                     AssertClose(backend, host.Gradients, gotGradients, what + " gradients");
                     Assert.Equal(gradOutput, backend.Download(gradBuffer));
+
+                    // The span passes on the same network: the caller's memory on the CPU, copies on a device.
+                    var spanOutput = device.Forward(x, batch, training, seed).ToArray();
+                    device.Backward(x, gradOutput, batch);
+                    var spanGradients = new float[device.ParameterCount];
+                    device.CopyGradientsTo(spanGradients);
+                    AssertClose(backend, expectOutput, spanOutput, what + " span output");
+                    AssertClose(backend, host.Gradients, spanGradients, what + " span gradients");
                 }
 
                 var roundTrip = new float[device.ParameterCount];
@@ -86,7 +95,7 @@ public class DeviceMlpTests
         var y = Enumerable.Range(0, Batch).Select(i => (i * 7) % Classes).ToArray();
         BackendVariants.ForEach(backend =>
         {
-            using var net = new DeviceMlp(backend, layers, Batch, hiddenDropout: 0.2f);
+            using var net = new Mlp(backend, layers, Batch, hiddenDropout: 0.2f);
             var parameters = Gens.Fill(net.ParameterCount, 22, 0.9f);
             using var input = backend.Upload(x);
             using var targets = backend.UploadInt32(y);
@@ -120,13 +129,13 @@ public class DeviceMlpTests
             var (layers, _) = Networks[1];
             var host = new Mlp(layers, 4);
             Gens.Fill(host.Parameters.Length, 7, 1f).CopyTo(host.Parameters, 0);
-            using var device = new DeviceMlp(backend, host);
+            using var device = new Mlp(backend, host);
             for (var i = 0; i < layers.Length; i++)
             {
-                Assert.Equal(host.Weights(i).ToArray(), backend.Download(device.Weights(i)));
-                Assert.Equal(layers[i].HasBias, device.Bias(i) is not null);
-                Assert.Equal(layers[i].HasBias, device.BiasGradients(i) is not null);
-                if (device.Bias(i) is { } bias)
+                Assert.Equal(host.Weights(i).ToArray(), backend.Download(device.WeightsBuffer(i)));
+                Assert.Equal(layers[i].HasBias, device.BiasBuffer(i) is not null);
+                Assert.Equal(layers[i].HasBias, device.BiasGradientsBuffer(i) is not null);
+                if (device.BiasBuffer(i) is { } bias)
                 {
                     Assert.Equal(host.Bias(i).ToArray(), backend.Download(bias));
                 }
@@ -149,7 +158,7 @@ public class DeviceMlpTests
             Gens.Fill(host.Parameters.Length, 3, 0.5f).CopyTo(host.Parameters, 0);
             var x = Gens.Fill(Batch * host.Inputs, 4, 1f);
             var gradOutput = Gens.Fill(Batch * host.Outputs, 5, 1f);
-            using var device = new DeviceMlp(backend, host);
+            using var device = new Mlp(backend, host);
             using var input = backend.Upload(x);
             using var gradBuffer = backend.Upload(gradOutput);
             var sgd = new SgdOptions(0.1f, Momentum: 0.9f, Nesterov: true, WeightDecay: 0.01f);
@@ -181,7 +190,7 @@ public class DeviceMlpTests
     }
 
     /// <summary>
-    /// spiral-mlp's recipe in miniature, written once against <see cref="DeviceMlp"/>: every backend lowers the loss,
+    /// spiral-mlp's recipe in miniature, written once against <see cref="Mlp"/>'s buffer passes: every backend lowers the loss,
     /// and every backend's loss curve follows the host <see cref="Mlp"/>'s over 30 SGD-momentum steps with dropout.
     /// </summary>
     [Fact]
@@ -213,7 +222,7 @@ public class DeviceMlpTests
         Assert.True(expect[^1] < 0.8 * expect[0], $"the host loss did not fall: {string.Join(", ", expect)}");
         BackendVariants.ForEach(backend =>
         {
-            using var device = new DeviceMlp(backend, initial);
+            using var device = new Mlp(backend, initial);
             using var input = backend.Upload(x);
             using var targets = backend.UploadInt32(y);
             for (var step = 0; step < Steps; step++)
@@ -234,7 +243,7 @@ public class DeviceMlpTests
         BackendVariants.ForEach(backend =>
         {
             DenseLayer[] layers = [new(3, 4, Activation.Relu), new(4, 2, Activation.Sigmoid)];
-            using var net = new DeviceMlp(backend, layers, maxBatch: 8);
+            using var net = new Mlp(backend, layers, maxBatch: 8);
             using var input = backend.Allocate(8 * 3);
             using var grad = backend.Allocate(8 * 2);
             Assert.Throws<InvalidOperationException>(() => net.Backward(input, grad, 8));
@@ -257,12 +266,30 @@ public class DeviceMlpTests
             Assert.Equal("parameters", Assert.Throws<ArgumentException>(() => net.CopyParametersFrom(new float[net.ParameterCount + 1])).ParamName);
             Assert.Equal("gradients", Assert.Throws<ArgumentException>(() => net.CopyGradientsTo(new float[net.ParameterCount - 1])).ParamName);
             Assert.Equal("step", Assert.Throws<ArgumentOutOfRangeException>(() => net.AdamStep(new AdamOptions(), 0)).ParamName);
-            Assert.Throws<ArgumentOutOfRangeException>(() => net.Weights(2));
-            Assert.Equal("layers", Assert.Throws<ArgumentException>(() => new DeviceMlp(backend, [new(3, 4, Activation.Relu), new(5, 2, Activation.Relu)], 8)).ParamName);
-            Assert.Equal("hiddenDropout", Assert.Throws<ArgumentOutOfRangeException>(() => new DeviceMlp(backend, layers, 8, hiddenDropout: 1f)).ParamName);
+            Assert.Throws<ArgumentOutOfRangeException>(() => net.WeightsBuffer(2));
+            Assert.Equal("layers", Assert.Throws<ArgumentException>(() => new Mlp(backend, [new(3, 4, Activation.Relu), new(5, 2, Activation.Relu)], 8)).ParamName);
+            Assert.Equal("hiddenDropout", Assert.Throws<ArgumentOutOfRangeException>(() => new Mlp(backend, layers, 8, hiddenDropout: 1f)).ParamName);
+
+            var e3 = Assert.Throws<ArgumentException>(() => net.Forward(new float[8 * 3 - 1], 8));
+            Assert.Equal("input", e3.ParamName);
+            Assert.Contains("[8, 3]", e3.Message, StringComparison.Ordinal);
+            net.Forward(new float[8 * 3], 8);
+            Assert.Equal("gradOutput", Assert.Throws<ArgumentException>(() => net.Backward(new float[8 * 3], new float[8 * 2 - 1], 8)).ParamName);
+            if (backend is CpuBackend)
+            {
+                Assert.True(net.IsHost);
+                Assert.Equal(net.ParameterCount, net.Parameters.Length);
+            }
+            else
+            {
+                Assert.False(net.IsHost);
+                Assert.Contains(backend.Name, Assert.Throws<InvalidOperationException>(() => net.Parameters).Message, StringComparison.Ordinal);
+                Assert.Throws<InvalidOperationException>(() => net.Weights(0));
+            }
 
             net.Dispose();
             Assert.Throws<ObjectDisposedException>(() => net.Forward(input, 8));
+            Assert.Throws<ObjectDisposedException>(() => net.Forward(new float[8 * 3], 8));
         });
     }
 
@@ -280,7 +307,7 @@ public class DeviceMlpTests
             var x = Gens.Fill(Batch * 5, 3, 1f);
             float[] Gradients(float forwardDropout, float backwardDropout)
             {
-                using var net = new DeviceMlp(backend, layers, Batch, forwardDropout);
+                using var net = new Mlp(backend, layers, Batch, forwardDropout);
                 net.CopyParametersFrom(host.Parameters);
                 using var input = backend.Upload(x);
                 net.Forward(input, Batch, training: true, dropoutSeed: 77);
@@ -306,7 +333,7 @@ public class DeviceMlpTests
         // together overlap inside one.
         using var backend = new CpuBackend(new GemmOptions(1));
         const int Batch = 256;
-        using var net = new DeviceMlp(backend, [new(512, 1024, Activation.Relu), new(1024, 512, Activation.Relu)], Batch);
+        using var net = new Mlp(backend, [new(512, 1024, Activation.Relu), new(1024, 512, Activation.Relu)], Batch);
         using var x = backend.Upload(Gens.Fill(Batch * 512, 1, 1f));
         using var gradOutput = backend.Upload(Gens.Fill(Batch * 512, 2, 1f));
         var rejected = Concurrency.RejectedOverlappingCalls(() =>
@@ -315,7 +342,7 @@ public class DeviceMlpTests
             net.Backward(x, gradOutput, Batch);
             net.SgdStep(new SgdOptions(0.01f), firstStep: true);
         });
-        Assert.True(rejected > 0, "two threads ran one DeviceMlp at the same moment and neither was told");
+        Assert.True(rejected > 0, "two threads ran one Mlp at the same moment and neither was told");
         net.Forward(x, Batch);
     }
 
