@@ -346,6 +346,53 @@ public class MlpBackendTests
         net.Forward(x, Batch);
     }
 
+    /// <summary>
+    /// The host network's span passes bind the caller's arrays for the call instead of copying them, and the
+    /// optimizer state is allocated once: a warm step (forward with dropout, cross-entropy, backward, SGD or Adam)
+    /// allocates nothing. One-time runtime allocations (a tier-up, a first blocking wait) are allowed in early rounds.
+    /// </summary>
+    [Fact]
+    public void A_warm_host_training_step_allocates_nothing()
+    {
+        const int Batch = 32, Classes = 4;
+        var net = new Mlp([new(6, 24, Activation.Relu), new(24, 24, Activation.GeluTanh), new(24, Classes, Activation.Identity)], Batch, hiddenDropout: 0.1f, options: new GemmOptions(1));
+        Gens.Fill(net.ParameterCount, 5, 0.4f).CopyTo(net.Parameters, 0);
+        var x = Gens.Fill(Batch * 6, 6, 1f);
+        var y = Enumerable.Range(0, Batch).Select(i => i % Classes).ToArray();
+        var dLogits = new float[Batch * Classes];
+        var step = 0;
+        void Step()
+        {
+            var logits = net.Forward(x, Batch, training: true, dropoutSeed: (ulong)step);
+            SoftmaxCrossEntropy.Compute(logits, y, dLogits, Batch, Classes);
+            net.Backward(x, dLogits, Batch);
+            if (step % 2 == 0)
+            {
+                net.SgdStep(new SgdOptions(0.01f, Momentum: 0.9f), firstStep: step == 0);
+            }
+            else
+            {
+                net.AdamStep(new AdamOptions(0.001f), step);
+            }
+
+            step++;
+        }
+
+        var rounds = new System.Collections.Generic.List<long>();
+        for (var round = 0; round < 5 && (rounds.Count == 0 || rounds[^1] != 0); round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 4; i++)
+            {
+                Step();
+            }
+
+            rounds.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        Assert.True(rounds[^1] == 0, $"bytes allocated per round of four steps: {string.Join(", ", rounds)}");
+    }
+
     /// <summary>Bit for bit on the CPU backend (the host network's own kernels); within float rounding on a device.</summary>
     private static void AssertClose(ComputeBackend backend, float[] expect, float[] got, string what)
     {
