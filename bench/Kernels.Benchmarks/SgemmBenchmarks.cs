@@ -149,7 +149,10 @@ public class GemvBenchmarks : SgemmBenchmarkBase
     public void CopyB() => B.AsSpan().CopyTo(_copy);
 }
 
-/// <summary>The square sizes from 512 up on two threads, Kernels and OpenBLAS each given both cores.</summary>
+/// <summary>
+/// The square sizes from 512 up on two threads, Kernels and OpenBLAS each given both cores, and the MLP's first
+/// layer at batch 128 (k = 784 deep next to a 128×100 C), which Kernels splits by k.
+/// </summary>
 [Config(typeof(OpenBlasCoreTypeConfig))]
 public class SgemmTwoThreadBenchmarks : SgemmBenchmarkBase
 {
@@ -159,6 +162,8 @@ public class SgemmTwoThreadBenchmarks : SgemmBenchmarkBase
         {
             yield return new GemmShape($"{n}³", Transpose.None, Transpose.None, n, n, n);
         }
+
+        yield return new GemmShape("128·784·100", Transpose.None, Transpose.None, 128, 100, 784);
     }
 
     [ParamsSource(nameof(Shapes))]

@@ -284,6 +284,49 @@ public class SgemmTests
         }
     }
 
+    /// <summary>
+    /// Deep products with a small C, which the direct engine splits by k across threads (each thread its own k
+    /// blocks, the partial products added in k order afterwards): the reference on every engine and instruction set
+    /// (a pinned engine other than the direct one ignores the split), with both transposes, alpha, beta 0 (C not
+    /// read) and 1.3, padded leading dimensions, bias and activation; and the same bits for 1, 2 and 4 threads.
+    /// </summary>
+    [Fact]
+    public void Deep_k_products_split_across_threads_match_the_reference_and_one_thread()
+    {
+        (int M, int N, int K)[] shapes = [(128, 100, 784), (40, 60, 1500), (16, 130, 1100)];
+        IsaVariants.ForEachGemmEngine(_ =>
+        {
+            var seed = 500;
+            foreach (var (m, n, k) in shapes)
+            {
+                foreach (var ta in Transposes)
+                {
+                    foreach (var tb in Transposes)
+                    {
+                        seed++;
+                        var beta = seed % 2 == 0 ? 0f : 1.3f;
+                        var t = new Case(ta, tb, m, n, k, seed % 3 == 0 ? 1f : 0.7f, beta, seed % 3, (seed + 1) % 3, seed % 2, seed);
+                        var bias = Gens.Fill(n, seed, 1f);
+                        Verify(t, bias, Activation.GeluTanh, new GemmOptions(2));
+                        Verify(t, options: new GemmOptions(2));
+
+                        var (a, lda, b, ldb) = Operands(t);
+                        var ldc = n + t.PadC;
+                        var start = Gens.Fill(((m - 1) * ldc) + n, seed + 7, 1f);
+                        float[]? first = null;
+                        foreach (var threads in new[] { 1, 2, 4 })
+                        {
+                            var c = (float[])start.Clone();
+                            Sgemm.Multiply(ta, tb, m, n, k, t.Alpha, a, lda, b, ldb, beta, c, ldc, bias, Activation.Relu, new GemmOptions(threads));
+                            first ??= c;
+                            Assert.True(first.AsSpan().SequenceEqual(c), $"{threads} threads differ from 1 for {m}×{n}×{k} {ta}/{tb}");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     [Fact]
     public void Results_are_bitwise_identical_for_1_2_and_4_threads()
     {

@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Kernels.Activations;
 using Kernels.Gemm;
 using Kernels.Simd;
@@ -15,7 +16,9 @@ public readonly record struct GemmOptions(int Threads = 0);
 /// Single-precision GEMM with BLAS semantics on row-major spans: C = alpha·op(A)·op(B) + beta·C, with an
 /// optional fused epilogue C = act(alpha·op(A)·op(B) + beta·C + bias) applied while each tile is in registers.
 /// Blocked and packed (Goto/BLIS five loops) around one micro-kernel per instruction-set path. Threads split
-/// C into disjoint row or column ranges, never k, so results are bitwise identical for any thread count.
+/// C into disjoint row or column ranges, or, for a deep product with a small C on the direct engine, the engine's
+/// own k blocks, whose sums are then added in k order exactly as one thread adds them: results are bitwise
+/// identical for any thread count.
 /// When beta is 0, C is never read; when alpha is 0 (or k is 0), A and B are never read.
 /// </summary>
 public static class Sgemm
@@ -278,6 +281,12 @@ public static class Sgemm
         where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {
+        if (path == GemmDriver.Path.Direct && GemmDriver.SplitKParts<TVec>(p, threads) is var kParts and > 1)
+        {
+            ExecuteSplitK<TVec, TAct>(p, a, b, c, bias, activation, kParts);
+            return;
+        }
+
         // Split the longer side of C into per-thread ranges aligned to the register tile.
         var blocking = GemmBlocking.For<TVec>();
         var splitRows = p.M >= p.N;
@@ -296,6 +305,100 @@ public static class Sgemm
             var job = GemmJob<TVec, TAct>.Rent();
             job.Set(path, p, pa, a.Length, pb, b.Length, pc, c.Length, pbias, bias.Length, activation, splitRows, chunk, extent);
             WorkerPool.Run(job, (extent + chunk - 1) / chunk);
+        }
+    }
+
+    /// <summary>
+    /// The k split (<see cref="GemmDriver.SplitKParts{TVec}"/>): part g computes k blocks [g·count/parts,
+    /// (g+1)·count/parts). Part 0, the caller, runs its blocks into C as one thread would; every later block goes
+    /// to a scratch plane of its own as alpha·(its product). The caller then adds those planes to C in k order
+    /// with the micro-kernels' own store (C + plane, then bias and activation after the last), the operations one
+    /// thread applies to the same sums, so the bits do not depend on the split.
+    /// </summary>
+    [MethodImpl(Compile.Hot | MethodImplOptions.NoInlining)]
+    private static unsafe void ExecuteSplitK<TVec, TAct>(in GemmDriver.Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int parts)
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        var (count, _) = GemmDriver.DirectBlocks<TVec>(p.K);
+        var plane = p.M * p.N;
+        var scratch = t_splitK is { } cached && cached.Length >= (count - 1) * plane
+            ? cached
+            : t_splitK = GC.AllocateUninitializedArray<float>((count - 1) * plane, pinned: true);
+        fixed (float* pa = a, pb = b, pc = c, ps = scratch)
+        {
+            var job = SplitKJob<TVec, TAct>.Rent();
+            job.Set(p, pa, a.Length, pb, b.Length, pc, c.Length, ps, scratch.Length, activation, count, parts);
+            WorkerPool.Run(job, parts);
+        }
+
+        var w = TVec.Count;
+        ref var biasBase = ref MemoryMarshal.GetReference(bias);
+        ref var cBase = ref MemoryMarshal.GetReference(c);
+        for (var block = count / parts; block < count; block++)
+        {
+            var epilogue = p.Epilogue && block == count - 1;
+            ref var partial = ref scratch[(block - 1) * plane];
+            for (var j = 0; j < p.N; j += 2 * w)
+            {
+                var store = new MicroKernel.TileStore<TVec, TAct>(1f, 1f, epilogue, ref p.HasBias ? ref Unsafe.Add(ref biasBase, j) : ref biasBase, p.HasBias, activation, Math.Min(2 * w, p.N - j));
+                for (var i = 0; i < p.M; i++)
+                {
+                    store.Store(ref Unsafe.Add(ref partial, (i * p.N) + j), 1, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + j), p.Ldc);
+                }
+            }
+        }
+    }
+
+    /// <summary>The calling thread's scratch planes for <see cref="ExecuteSplitK{TVec, TAct}"/>, grown when a larger split needs more.</summary>
+    [ThreadStatic]
+    private static float[]? t_splitK;
+
+    /// <summary>One GEMM's k blocks, a contiguous run of them per part; cached per calling thread like <see cref="GemmJob{TVec, TAct}"/>.</summary>
+    private sealed unsafe class SplitKJob<TVec, TAct> : ParallelWork
+        where TVec : struct, ISimdFloat<TVec>
+        where TAct : struct, IActivationOperator
+    {
+        [ThreadStatic]
+        private static SplitKJob<TVec, TAct>? t_cached;
+
+        private GemmDriver.Problem _problem;
+        private float* _a, _b, _c, _scratch;
+        private int _aLength, _bLength, _cLength, _scratchLength, _count, _parts;
+        private TAct _activation;
+
+        public static SplitKJob<TVec, TAct> Rent() => t_cached ??= new();
+
+        public void Set(GemmDriver.Problem problem, float* a, int aLength, float* b, int bLength, float* c, int cLength, float* scratch, int scratchLength, TAct activation, int count, int parts)
+        {
+            (_problem, _activation, _count, _parts) = (problem, activation, count, parts);
+            _a = a;
+            _b = b;
+            _c = c;
+            _scratch = scratch;
+            (_aLength, _bLength, _cLength, _scratchLength) = (aLength, bLength, cLength, scratchLength);
+        }
+
+        public override void Run(int part)
+        {
+            var p = _problem;
+            var a = new ReadOnlySpan<float>(_a, _aLength);
+            var b = new ReadOnlySpan<float>(_b, _bLength);
+            var plane = p.M * p.N;
+            for (var block = part * _count / _parts; block < (part + 1) * _count / _parts; block++)
+            {
+                var sub = GemmDriver.Block<TVec>(p, block, a, b, out var blockA, out var blockB);
+                if (part == 0)
+                {
+                    // Never the last block (there are at least two parts), so no epilogue and no bias here.
+                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, sub, blockA, blockB, new Span<float>(_c, _cLength), default, _activation, 0, p.M, 0, p.N);
+                }
+                else
+                {
+                    var toScratch = new GemmDriver.Problem(sub.TransA, sub.TransB, p.M, p.N, sub.K, p.Alpha, p.Lda, p.Ldb, 0f, p.N, epilogue: false, hasBias: false);
+                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, toScratch, blockA, blockB, new Span<float>(_scratch, _scratchLength).Slice((block - 1) * plane, plane), default, _activation, 0, p.M, 0, p.N);
+                }
+            }
         }
     }
 
