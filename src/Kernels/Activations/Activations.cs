@@ -248,10 +248,6 @@ public static class ActivationKernels
             return;
         }
 
-        // The tail vector is computed before any store so that in-place calls read unmodified inputs.
-        var tail = cols - width;
-        var lastPre = TVec.Load(ref z, tail) + TVec.Load(ref b, tail);
-        var lastOut = activation.Forward(lastPre);
         nuint c = 0;
         for (; c + width <= cols; c += width)
         {
@@ -260,8 +256,14 @@ public static class ActivationKernels
             TVec.Store(activation.Forward(pre), ref a, c);
         }
 
-        TVec.Store(lastPre, ref p, tail);
-        TVec.Store(lastOut, ref a, tail);
+        if (c < cols)
+        {
+            // The remaining lanes, masked (see ElementwiseDriver): in-place calls still read unmodified inputs.
+            var rest = cols - c;
+            var pre = TVec.LoadPartial(ref z, c, rest, 0f) + TVec.LoadPartial(ref b, c, rest, 0f);
+            TVec.StorePartial(pre, ref p, c, rest);
+            TVec.StorePartial(activation.Forward(pre), ref a, c, rest);
+        }
     }
 
     private readonly ref struct BackwardBiasLoop<TAct>(TAct activation, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> saved, Span<float> gradInput, Span<float> biasGradient, int rows, int cols) : IVectorLoop
@@ -306,8 +308,6 @@ public static class ActivationKernels
             return;
         }
 
-        var tail = cols - width;
-        var last = activation.Backward(TVec.Load(ref g, tail), TVec.Load(ref s, tail));
         nuint c = 0;
         for (; c + width <= cols; c += width)
         {
@@ -316,12 +316,13 @@ public static class ActivationKernels
             TVec.Store(TVec.Load(ref db, c) + dz, ref db, c);
         }
 
-        TVec.Store(last, ref d, tail);
-        if (c != cols)
+        if (c < cols)
         {
-            // The tail vector overlaps columns the loop already summed; add only its new lanes.
-            var fresh = TVec.GreaterThanOrEqual(TVec.Indices, TVec.Create((float)(c - tail)));
-            TVec.Store(TVec.Load(ref db, tail) + (last & fresh), ref db, tail);
+            // The remaining lanes, masked (see ElementwiseDriver); gradInput may be gradOutput or saved.
+            var rest = cols - c;
+            var dz = activation.Backward(TVec.LoadPartial(ref g, c, rest, 0f), TVec.LoadPartial(ref s, c, rest, 0f));
+            TVec.StorePartial(dz, ref d, c, rest);
+            TVec.StorePartial(TVec.LoadPartial(ref db, c, rest, 0f) + dz, ref db, c, rest);
         }
     }
 }
