@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -164,8 +165,10 @@ internal static class GemmDriver
             return (1, k);
         }
 
-        // The depth first, then the count it implies, so that no block is empty however deep k is.
-        var depth = (k + ((k + kc - 1) / kc) - 1) / ((k + kc - 1) / kc);
+        // The fewest blocks KC allows, their equal depth, then the count that depth implies, so that no block is
+        // empty however deep k is.
+        var fewest = (k + kc - 1) / kc;
+        var depth = (k + fewest - 1) / fewest;
         return ((k + depth - 1) / depth, depth);
     }
 
@@ -233,8 +236,9 @@ internal static class GemmDriver
     }
 
     /// <summary>
-    /// The unpacked engine: loops pc (KC) → jr (2W columns) → ir (MR rows) around <see cref="DirectKernel"/>,
-    /// or on Vector512 around <see cref="DirectKernel512"/>, which runs the ir loop itself. The 2W-wide column
+    /// The unpacked engine on one k block (k ≤ KC; <see cref="RunDirectBlocks{TVec, TAct}"/> is its pc loop): jr (2W
+    /// columns) → ir (MR rows) around <see cref="DirectKernel"/>, or on Vector512 around <see cref="DirectKernel512"/>,
+    /// which runs the ir loop itself. The 2W-wide column
     /// sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows past it. B is read in place
     /// when op(B) is B and the sliver is whole (any sliver on Vector512, whose loads are masked); otherwise it is
     /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
@@ -269,46 +273,41 @@ internal static class GemmDriver
             mainEnd = colEnd - narrowEdge;
         }
 
-        for (var pc = 0; pc < p.K; pc += blocking.KC)
+        Debug.Assert(p.K <= blocking.KC, "RunDirectBlocks hands the engine one k block at a time.");
+        for (var jr = colStart; jr < mainEnd; jr += nrBlock)
         {
-            var kc = Math.Min(blocking.KC, p.K - pc);
-            var beta = pc == 0 ? p.Beta : 1f;
-            var epilogue = p.Epilogue && pc + kc == p.K;
-            for (var jr = colStart; jr < mainEnd; jr += nrBlock)
+            var nr = Math.Min(nrBlock, mainEnd - jr);
+            ref var bSliver = ref Unsafe.NullRef<float>();
+            nint bStride = p.Ldb;
+            if (InPlace<TVec>(p.TransB, nr, w))
             {
-                var nr = Math.Min(nrBlock, mainEnd - jr);
-                ref var bSliver = ref Unsafe.NullRef<float>();
-                nint bStride = p.Ldb;
-                if (InPlace<TVec>(p.TransB, nr, w))
+                bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), jr);
+            }
+            else
+            {
+                if (sliver.IsEmpty)
                 {
-                    bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), ((nint)pc * p.Ldb) + jr);
-                }
-                else
-                {
-                    if (sliver.IsEmpty)
-                    {
-                        sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
-                    }
-
-                    bSliver = ref MemoryMarshal.GetReference(sliver);
-                    bStride = nrBlock;
-                    PackB<TVec>(p.TransB, b, p.Ldb, pc, kc, jr, nr, nrBlock, sliver);
+                    sliver = Buffer(ref t_packB, blocking.KC * nrBlock);
                 }
 
-                // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
-                ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                if (typeof(TVec) == typeof(Vec512))
-                {
-                    // The ir loop, edge rows included, runs inside the macro-kernel.
-                    DirectKernel512.Run(nr, rowEnd - rowStart, kc, ref Unsafe.Add(ref aBase, (rowStart * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
-                    continue;
-                }
+                bSliver = ref MemoryMarshal.GetReference(sliver);
+                bStride = nrBlock;
+                PackB<TVec>(p.TransB, b, p.Ldb, 0, p.K, jr, nr, nrBlock, sliver);
+            }
 
-                for (int i = rowStart, rows; i < rowEnd; i += rows)
-                {
-                    rows = RowBlock(rowEnd - i, blocking.MR);
-                    Tile<TVec, TAct>(rows, nr > w, kc, ref Unsafe.Add(ref aBase, (i * rowStride) + (pc * colStride)), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, beta, epilogue, ref biasTile, p.HasBias, activation);
-                }
+            // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
+            ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
+            if (typeof(TVec) == typeof(Vec512))
+            {
+                // The ir loop, edge rows included, runs inside the macro-kernel.
+                DirectKernel512.Run(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                continue;
+            }
+
+            for (int i = rowStart, rows; i < rowEnd; i += rows)
+            {
+                rows = RowBlock(rowEnd - i, blocking.MR);
+                Tile<TVec, TAct>(rows, nr > w, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, nr, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
 

@@ -232,7 +232,7 @@ public sealed class Mlp : IDisposable
     /// <summary>Layer <paramref name="layer"/>'s b, shape [Outputs] (empty without bias). Host networks only.</summary>
     /// <param name="layer">The layer index.</param>
     /// <returns>A view into <see cref="Parameters"/>.</returns>
-    public Span<float> Bias(int layer) => BiasBuffer(layer) is { } bias ? HostView(bias, nameof(Bias)) : HostView(null, nameof(Bias));
+    public Span<float> Bias(int layer) => HostView(BiasBuffer(layer), nameof(Bias));
 
     /// <summary>Layer <paramref name="layer"/>'s dW. Host networks only.</summary>
     /// <param name="layer">The layer index.</param>
@@ -242,7 +242,7 @@ public sealed class Mlp : IDisposable
     /// <summary>Layer <paramref name="layer"/>'s db (empty without bias). Host networks only.</summary>
     /// <param name="layer">The layer index.</param>
     /// <returns>A view into <see cref="Gradients"/>.</returns>
-    public Span<float> BiasGradients(int layer) => BiasGradientsBuffer(layer) is { } bias ? HostView(bias, nameof(BiasGradients)) : HostView(null, nameof(BiasGradients));
+    public Span<float> BiasGradients(int layer) => HostView(BiasGradientsBuffer(layer), nameof(BiasGradients));
 
     /// <summary>Layer <paramref name="layer"/>'s W, shape [Inputs, Outputs], on any backend.</summary>
     /// <param name="layer">The layer index.</param>
