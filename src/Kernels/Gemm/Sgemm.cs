@@ -303,7 +303,7 @@ public static class Sgemm
         fixed (float* pa = a, pb = b, pc = c, pbias = bias)
         {
             var job = GemmJob<TVec, TAct>.Rent();
-            job.Set(path, p, pa, a.Length, pb, b.Length, pc, c.Length, pbias, bias.Length, activation, splitRows, chunk, extent);
+            job.Set(path, p, new PinnedOperands(pa, a.Length, pb, b.Length, pc, c.Length, pbias, bias.Length), activation, splitRows, chunk, extent);
             WorkerPool.Run(job, (extent + chunk - 1) / chunk);
         }
     }
@@ -328,7 +328,7 @@ public static class Sgemm
         fixed (float* pa = a, pb = b, pc = c, ps = scratch)
         {
             var job = SplitKJob<TVec, TAct>.Rent();
-            job.Set(p, pa, a.Length, pb, b.Length, pc, c.Length, ps, scratch.Length, activation, count, parts);
+            job.Set(p, new PinnedOperands(pa, a.Length, pb, b.Length, pc, c.Length, ps, scratch.Length), activation, count, parts);
             WorkerPool.Run(job, parts);
         }
 
@@ -363,27 +363,21 @@ public static class Sgemm
         private static SplitKJob<TVec, TAct>? t_cached;
 
         private GemmDriver.Problem _problem;
-        private float* _a, _b, _c, _scratch;
-        private int _aLength, _bLength, _cLength, _scratchLength, _count, _parts;
+        private PinnedOperands _operands;
+        private int _count, _parts;
         private TAct _activation;
 
         public static SplitKJob<TVec, TAct> Rent() => t_cached ??= new();
 
-        public void Set(GemmDriver.Problem problem, float* a, int aLength, float* b, int bLength, float* c, int cLength, float* scratch, int scratchLength, TAct activation, int count, int parts)
-        {
-            (_problem, _activation, _count, _parts) = (problem, activation, count, parts);
-            _a = a;
-            _b = b;
-            _c = c;
-            _scratch = scratch;
-            (_aLength, _bLength, _cLength, _scratchLength) = (aLength, bLength, cLength, scratchLength);
-        }
+        /// <summary>The call's operands; <see cref="PinnedOperands.Extra"/> is the scratch planes.</summary>
+        public void Set(GemmDriver.Problem problem, PinnedOperands operands, TAct activation, int count, int parts)
+            => (_problem, _operands, _activation, _count, _parts) = (problem, operands, activation, count, parts);
 
         public override void Run(int part)
         {
             var p = _problem;
-            var a = new ReadOnlySpan<float>(_a, _aLength);
-            var b = new ReadOnlySpan<float>(_b, _bLength);
+            var a = _operands.A;
+            var b = _operands.B;
             var plane = p.M * p.N;
             for (var block = part * _count / _parts; block < (part + 1) * _count / _parts; block++)
             {
@@ -391,15 +385,33 @@ public static class Sgemm
                 if (part == 0)
                 {
                     // Never the last block (there are at least two parts), so no epilogue and no bias here.
-                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, sub, blockA, blockB, new Span<float>(_c, _cLength), default, _activation, 0, p.M, 0, p.N);
+                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, sub, blockA, blockB, _operands.C, default, _activation, 0, p.M, 0, p.N);
                 }
                 else
                 {
                     var toScratch = new GemmDriver.Problem(sub.TransA, sub.TransB, p.M, p.N, sub.K, p.Alpha, p.Lda, p.Ldb, 0f, p.N, epilogue: false, hasBias: false);
-                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, toScratch, blockA, blockB, new Span<float>(_scratch, _scratchLength).Slice((block - 1) * plane, plane), default, _activation, 0, p.M, 0, p.N);
+                    GemmDriver.Run<TVec, TAct>(GemmDriver.Path.Direct, toScratch, blockA, blockB, _operands.Extra.Slice((block - 1) * plane, plane), default, _activation, 0, p.M, 0, p.N);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// A parallel call's operands as the caller pinned them for its length: A, B, C and one more buffer (the bias of a
+    /// row or column split, the scratch planes of a k split), handed to the workers as pointers and lengths.
+    /// </summary>
+    private readonly unsafe struct PinnedOperands(float* a, int aLength, float* b, int bLength, float* c, int cLength, float* extra, int extraLength)
+    {
+        private readonly float* _a = a, _b = b, _c = c, _extra = extra;
+        private readonly int _aLength = aLength, _bLength = bLength, _cLength = cLength, _extraLength = extraLength;
+
+        public ReadOnlySpan<float> A => new(_a, _aLength);
+
+        public ReadOnlySpan<float> B => new(_b, _bLength);
+
+        public Span<float> C => new(_c, _cLength);
+
+        public Span<float> Extra => new(_extra, _extraLength);
     }
 
     /// <summary>
@@ -415,22 +427,16 @@ public static class Sgemm
 
         private GemmDriver.Path _path;
         private GemmDriver.Problem _problem;
-        private float* _a, _b, _c, _bias;
-        private int _aLength, _bLength, _cLength, _biasLength, _chunk, _extent;
+        private PinnedOperands _operands;
+        private int _chunk, _extent;
         private TAct _activation;
         private bool _splitRows;
 
         public static GemmJob<TVec, TAct> Rent() => t_cached ??= new();
 
-        public void Set(GemmDriver.Path path, GemmDriver.Problem problem, float* a, int aLength, float* b, int bLength, float* c, int cLength, float* bias, int biasLength, TAct activation, bool splitRows, int chunk, int extent)
-        {
-            (_path, _problem, _activation, _splitRows, _chunk, _extent) = (path, problem, activation, splitRows, chunk, extent);
-            _a = a;
-            _b = b;
-            _c = c;
-            _bias = bias;
-            (_aLength, _bLength, _cLength, _biasLength) = (aLength, bLength, cLength, biasLength);
-        }
+        /// <summary>The call's operands; <see cref="PinnedOperands.Extra"/> is the bias.</summary>
+        public void Set(GemmDriver.Path path, GemmDriver.Problem problem, PinnedOperands operands, TAct activation, bool splitRows, int chunk, int extent)
+            => (_path, _problem, _operands, _activation, _splitRows, _chunk, _extent) = (path, problem, operands, activation, splitRows, chunk, extent);
 
         public override void Run(int part)
         {
@@ -441,17 +447,13 @@ public static class Sgemm
                 return;
             }
 
-            var a = new ReadOnlySpan<float>(_a, _aLength);
-            var b = new ReadOnlySpan<float>(_b, _bLength);
-            var c = new Span<float>(_c, _cLength);
-            var bias = new ReadOnlySpan<float>(_bias, _biasLength);
             if (_splitRows)
             {
-                GemmDriver.Run<TVec, TAct>(_path, _problem, a, b, c, bias, _activation, start, end, 0, _problem.N);
+                GemmDriver.Run<TVec, TAct>(_path, _problem, _operands.A, _operands.B, _operands.C, _operands.Extra, _activation, start, end, 0, _problem.N);
             }
             else
             {
-                GemmDriver.Run<TVec, TAct>(_path, _problem, a, b, c, bias, _activation, 0, _problem.M, start, end);
+                GemmDriver.Run<TVec, TAct>(_path, _problem, _operands.A, _operands.B, _operands.C, _operands.Extra, _activation, 0, _problem.M, start, end);
             }
         }
     }
