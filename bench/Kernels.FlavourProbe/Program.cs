@@ -9,8 +9,9 @@ namespace Kernels.FlavourProbe;
 /// A quick Stopwatch probe of the kernels under the runtime's default settings (tiered compilation and PGO on),
 /// run once against each build of Kernels. Each kernel is first warmed for a second, as a training loop warms it
 /// and long enough for tiered compilation to settle on its final code in both builds, then timed as the median of
-/// seven rounds. <c>probe [kernel ...]</c> prints one "name nanoseconds" line per kernel; <c>compare IL.txt
-/// R2R.txt [limit]</c> fails (exit 1) when any kernel's IL time is over limit (2) times its ReadyToRun time. This
+/// seven rounds. <c>probe [kernel ...]</c> prints one "name nanoseconds" line per kernel; <c>compare IL.txt[,IL2.txt…]
+/// R2R.txt[,R2R2.txt…] [limit]</c> fails (exit 1) when any kernel's fastest IL time is over limit (2) times its fastest
+/// ReadyToRun time. This
 /// is a tripwire for CI (it caught Adam's step at 15× in the IL build), not a benchmark: the figures we report
 /// come from BenchmarkDotNet (docs/benchmarks.md).
 /// </summary>
@@ -100,12 +101,21 @@ public static class Program
         return 0;
     }
 
+    /// <summary>
+    /// Each argument is one probe file or several joined by commas (runs of the same build in separate processes);
+    /// a kernel's time is its fastest run. On this shared machine one process in a few runs a kernel at up to twice
+    /// its usual time (softmax cross-entropy: 118–217 µs across processes of one build, in both builds and at the
+    /// session's first commit alike), which a single pair of runs reads as an IL regression. A real one, like Adam's
+    /// 15×, is slow in every process, so the fastest of several still shows it.
+    /// </summary>
     private static int Compare(string ilPath, string r2rPath, double limit)
     {
-        static Dictionary<string, double> Read(string path) => System.IO.File.ReadAllLines(path)
+        static Dictionary<string, double> Read(string paths) => paths.Split(',')
+            .SelectMany(System.IO.File.ReadAllLines)
             .Select(line => line.Split(' '))
             .Where(parts => parts.Length == 2)
-            .ToDictionary(parts => parts[0], parts => double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            .GroupBy(parts => parts[0])
+            .ToDictionary(runs => runs.Key, runs => runs.Min(parts => double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture)));
         var il = Read(ilPath);
         var r2r = Read(r2rPath);
         var failed = 0;
