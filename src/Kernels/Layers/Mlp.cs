@@ -48,7 +48,6 @@ public sealed class Mlp : IDisposable
     private readonly ComputeBackend _backend;
     private readonly bool _ownsBackend;
     private readonly DenseLayer[] _layers;
-    private readonly int[] _offsets;
 
     // Parameters and gradients as tensors in the flat layout's order (W0, b0, W1, b1, ...; absent biases skipped),
     // and, when the backend keeps them contiguous (the CPU), the flat buffers they are views of.
@@ -126,7 +125,7 @@ public sealed class Mlp : IDisposable
     private Mlp(ComputeBackend backend, bool ownsBackend, IReadOnlyList<DenseLayer> layers, int maxBatch, float hiddenDropout)
     {
         ObjectDisposedException.ThrowIf(backend.IsDisposed, backend);
-        _offsets = LayerOffsets(layers, maxBatch);
+        ParameterCount = CheckLayers(layers, maxBatch);
         CheckHiddenDropout(hiddenDropout, nameof(hiddenDropout));
         _backend = backend;
         _ownsBackend = ownsBackend;
@@ -202,7 +201,7 @@ public sealed class Mlp : IDisposable
     public int Outputs => _layers[^1].Outputs;
 
     /// <summary>Every layer's weights and biases: the length of the flat layout.</summary>
-    public int ParameterCount => _offsets[^1];
+    public int ParameterCount { get; }
 
     /// <summary>Drop probability p in [0, 1) applied to each hidden layer's output when training.</summary>
     /// <exception cref="ArgumentOutOfRangeException">p outside [0, 1).</exception>
@@ -622,10 +621,9 @@ public sealed class Mlp : IDisposable
 
     /// <summary>
     /// Checks a layer list (at least one layer, positive sizes, each layer's Inputs the previous one's Outputs,
-    /// every [maxBatch, width] workspace within an array) and returns each layer's offset into the flat
-    /// parameter layout, W then b, with the total parameter count as the last entry.
+    /// every [maxBatch, width] workspace within an array) and returns the parameter count of the flat layout.
     /// </summary>
-    internal static int[] LayerOffsets(IReadOnlyList<DenseLayer> layers, int maxBatch)
+    private static int CheckLayers(IReadOnlyList<DenseLayer> layers, int maxBatch)
     {
         ArgumentNullException.ThrowIfNull(layers);
         if (layers.Count == 0)
@@ -634,7 +632,6 @@ public sealed class Mlp : IDisposable
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
-        var offsets = new int[layers.Count + 1];
         long total = 0;
         for (var i = 0; i < layers.Count; i++)
         {
@@ -651,7 +648,6 @@ public sealed class Mlp : IDisposable
 
             Guard.MatrixSize(maxBatch, Math.Max(layer.Inputs, layer.Outputs));
             Guard.MatrixSize(layer.Inputs, layer.Outputs);
-            offsets[i] = (int)total;
             total += layer.ParameterCount;
             if (total > Array.MaxLength)
             {
@@ -659,12 +655,11 @@ public sealed class Mlp : IDisposable
             }
         }
 
-        offsets[layers.Count] = (int)total;
-        return offsets;
+        return (int)total;
     }
 
     /// <summary>The hidden dropout probability must lie in [0, 1): p = 1 would drop every unit and scale by 1/0.</summary>
-    internal static void CheckHiddenDropout(float p, string paramName)
+    private static void CheckHiddenDropout(float p, string paramName)
     {
         if (!(p >= 0f && p < 1f))
         {
@@ -673,7 +668,7 @@ public sealed class Mlp : IDisposable
     }
 
     // A distinct, fixed key per layer: the golden-ratio stride keeps layers' Philox streams apart.
-    internal static ulong LayerSeed(ulong seed, int layer) => seed + ((ulong)(layer + 1) * 0x9E3779B97F4A7C15UL);
+    private static ulong LayerSeed(ulong seed, int layer) => seed + ((ulong)(layer + 1) * 0x9E3779B97F4A7C15UL);
 
     private DeviceBuffer<float> LayerInput(int layer) =>
         _lastDropout > 0f ? _dropped[layer - 1]! : _outputs[layer - 1];
