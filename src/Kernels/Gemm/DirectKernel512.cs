@@ -217,10 +217,12 @@ internal static class DirectKernel512
                     continue;
                 }
 
-                // A tile of at most six rows runs only the first half's multiply-adds (the second half would repeat
-                // rows that are not stored): at k = 64 the 4-row remainder of m = 64 then costs half a tile. Two
-                // loops rather than a test inside one keep the whole tiles' loop free of the branch and its register.
-                if (upper)
+                // A last tile runs only the multiply-adds of rows it stores, to the nearest of 12, 8, 6 and 4 rows:
+                // the second half's accumulators below row 6 (r ≤ 8: all but the last two) and the first half's past
+                // row r − 1 (r ≤ 4: the last two) would repeat rows that are not stored. At k = 64 the 4-row remainder
+                // of m = 64 then costs a third of a tile, the 8-row remainder of m = 128 two thirds. Separate loops
+                // rather than tests inside one keep the whole tiles' loop free of branches and their registers.
+                if (upper && r > 8)
                 {
                     for (var p = 0; p < kc; p++)
                     {
@@ -245,7 +247,27 @@ internal static class DirectKernel512
                         bp += bStride;
                     }
                 }
-                else
+                else if (upper)
+                {
+                    for (var p = 0; p < kc; p++)
+                    {
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Avx512F.LoadVector512(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Avx512F.LoadVector512(bp + 16);
+                        Vector512<float> x;
+                        x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                        x = Vector512.Create(Unsafe.Add(ref a6, o4)); ca0 = Vector512.FusedMultiplyAdd(x, b0, ca0); if (two) { ca1 = Vector512.FusedMultiplyAdd(x, b1, ca1); }
+                        x = Vector512.Create(Unsafe.Add(ref a6, o5)); cb0 = Vector512.FusedMultiplyAdd(x, b0, cb0); if (two) { cb1 = Vector512.FusedMultiplyAdd(x, b1, cb1); }
+                        ap = ref Unsafe.Add(ref ap, colStride);
+                        a6 = ref Unsafe.Add(ref a6, colStride);
+                        bp += bStride;
+                    }
+                }
+                else if (r > 4)
                 {
                     for (var p = 0; p < kc; p++)
                     {
@@ -259,6 +281,21 @@ internal static class DirectKernel512
                         x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
                         x = Vector512.Create(Unsafe.Add(ref ap, o4)); c40 = Vector512.FusedMultiplyAdd(x, b0, c40); if (two) { c41 = Vector512.FusedMultiplyAdd(x, b1, c41); }
                         x = Vector512.Create(Unsafe.Add(ref ap, o5)); c50 = Vector512.FusedMultiplyAdd(x, b0, c50); if (two) { c51 = Vector512.FusedMultiplyAdd(x, b1, c51); }
+                        ap = ref Unsafe.Add(ref ap, colStride);
+                        bp += bStride;
+                    }
+                }
+                else
+                {
+                    for (var p = 0; p < kc; p++)
+                    {
+                        var b0 = masked && !two ? Avx512F.MaskLoad(bp, m0, zero) : Avx512F.LoadVector512(bp);
+                        var b1 = !two ? zero : masked ? Avx512F.MaskLoad(bp + 16, m1, zero) : Avx512F.LoadVector512(bp + 16);
+                        Vector512<float> x;
+                        x = Vector512.Create(ap); c00 = Vector512.FusedMultiplyAdd(x, b0, c00); if (two) { c01 = Vector512.FusedMultiplyAdd(x, b1, c01); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o1)); c10 = Vector512.FusedMultiplyAdd(x, b0, c10); if (two) { c11 = Vector512.FusedMultiplyAdd(x, b1, c11); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o2)); c20 = Vector512.FusedMultiplyAdd(x, b0, c20); if (two) { c21 = Vector512.FusedMultiplyAdd(x, b1, c21); }
+                        x = Vector512.Create(Unsafe.Add(ref ap, o3)); c30 = Vector512.FusedMultiplyAdd(x, b0, c30); if (two) { c31 = Vector512.FusedMultiplyAdd(x, b1, c31); }
                         ap = ref Unsafe.Add(ref ap, colStride);
                         bp += bStride;
                     }
