@@ -15,6 +15,8 @@ trap 'rm -f "$out"' EXIT
 
 dotnet build bench/Kernels.Benchmarks -c Release -warnaserror >/dev/null
 grep -m1 'model name' /proc/cpuinfo | sed 's/^.*: /machine: /'
+# The VM's model name does not tell its hosts apart: family 25 is Zen 4 (512-bit FMAs in two halves), 26 Zen 5.
+echo "cpu family $(grep -m1 '^cpu family' /proc/cpuinfo | sed 's/^.*: //'), model $(grep -m1 '^model[[:space:]]' /proc/cpuinfo | sed 's/^.*: //')"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 for round in 1 2; do
   dotnet bench/Kernels.Benchmarks/bin/Release/net10.0/Kernels.Benchmarks.dll training-step-timing "$batches" "$threads" | sed "s/}$/, \"round\": $round}/" >>"$out"
