@@ -7,14 +7,15 @@ namespace Kernels.Benchmarks;
 /// The peer for SGEMM on an NVIDIA GPU: cuBLAS's cublasSgemm through the CUDA runtime, loaded from the files that
 /// KERNELS_CUBLAS and KERNELS_CUDART name (the GPU machine's toolkit or PyTorch's wheels; device_check.sh finds
 /// them), else by soname. The math mode is CUBLAS_DEFAULT_MATH, which does not round inputs to TF32, so both sides
-/// compute in FP32; device_check.sh also unsets NVIDIA_TF32_OVERRIDE. Every call first makes the primary context
-/// current (cudaSetDevice), since the ILGPU backend makes its own context current on the same thread.
+/// compute in FP32; device_check.sh also unsets NVIDIA_TF32_OVERRIDE. It runs in the ILGPU backend's CUDA context:
+/// every call first makes that context current (the <c>bind</c> callback), and the CUDA runtime, finding a current
+/// context, uses it rather than its own primary one, so the two libraries share memory, stream order and context.
 /// </summary>
 internal sealed unsafe class Cublas : IDisposable
 {
     private const int HostToDevice = 1, DeviceToHost = 2, OperationNone = 0, DefaultMath = 0;
 
-    private readonly delegate* unmanaged<int, int> _setDevice;
+    private readonly Action _bind;
     private readonly delegate* unmanaged<void**, nuint, int> _malloc;
     private readonly delegate* unmanaged<void*, int> _free;
     private readonly delegate* unmanaged<void*, void*, nuint, int, int> _memcpy;
@@ -23,11 +24,12 @@ internal sealed unsafe class Cublas : IDisposable
     private readonly delegate* unmanaged<void*, int, int, int, int, int, float*, float*, int, float*, int, float*, float*, int, int> _sgemm;
     private readonly void* _handle;
 
-    public Cublas()
+    public Cublas(Action bind)
     {
+        _bind = bind;
+        _bind();
         var cudart = Load("KERNELS_CUDART", "libcudart.so.13", "libcudart.so.12", "libcudart.so");
         var cublas = Load("KERNELS_CUBLAS", "libcublas.so.13", "libcublas.so.12", "libcublas.so");
-        _setDevice = (delegate* unmanaged<int, int>)NativeLibrary.GetExport(cudart, "cudaSetDevice");
         _malloc = (delegate* unmanaged<void**, nuint, int>)NativeLibrary.GetExport(cudart, "cudaMalloc");
         _free = (delegate* unmanaged<void*, int>)NativeLibrary.GetExport(cudart, "cudaFree");
         _memcpy = (delegate* unmanaged<void*, void*, nuint, int, int>)NativeLibrary.GetExport(cudart, "cudaMemcpy");
@@ -36,7 +38,6 @@ internal sealed unsafe class Cublas : IDisposable
         var setMathMode = (delegate* unmanaged<void*, int, int>)NativeLibrary.GetExport(cublas, "cublasSetMathMode");
         _destroy = (delegate* unmanaged<void*, int>)NativeLibrary.GetExport(cublas, "cublasDestroy_v2");
         _sgemm = (delegate* unmanaged<void*, int, int, int, int, int, float*, float*, int, float*, int, float*, float*, int, int>)NativeLibrary.GetExport(cublas, "cublasSgemm_v2");
-        Check(_setDevice(0), "cudaSetDevice");
         void* handle;
         Check(create(&handle), "cublasCreate");
         _handle = handle;
@@ -46,7 +47,7 @@ internal sealed unsafe class Cublas : IDisposable
     /// <summary>Device memory holding <paramref name="values"/>.</summary>
     public float* Upload(ReadOnlySpan<float> values)
     {
-        Check(_setDevice(0), "cudaSetDevice");
+        _bind();
         void* pointer;
         Check(_malloc(&pointer, (nuint)(values.Length * sizeof(float))), "cudaMalloc");
         fixed (float* source = values)
@@ -60,7 +61,7 @@ internal sealed unsafe class Cublas : IDisposable
     /// <summary>Device memory back to the host.</summary>
     public float[] Download(float* pointer, int length)
     {
-        Check(_setDevice(0), "cudaSetDevice");
+        _bind();
         var values = new float[length];
         fixed (float* destination = values)
         {
@@ -72,7 +73,7 @@ internal sealed unsafe class Cublas : IDisposable
 
     public void Free(float* pointer)
     {
-        Check(_setDevice(0), "cudaSetDevice");
+        _bind();
         Check(_free(pointer), "cudaFree");
     }
 
@@ -82,7 +83,7 @@ internal sealed unsafe class Cublas : IDisposable
     /// </summary>
     public void Sgemm(int m, int n, int k, float* a, float* b, float* c)
     {
-        Check(_setDevice(0), "cudaSetDevice");
+        _bind();
         float alpha = 1f, beta = 0f;
         Check(_sgemm(_handle, OperationNone, OperationNone, n, m, k, &alpha, b, n, a, k, &beta, c, n), "cublasSgemm");
         Check(_synchronize(), "cudaDeviceSynchronize");
@@ -90,7 +91,7 @@ internal sealed unsafe class Cublas : IDisposable
 
     public void Dispose()
     {
-        _setDevice(0);
+        _bind();
         _destroy(_handle);
     }
 

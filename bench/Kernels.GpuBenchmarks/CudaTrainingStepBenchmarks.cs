@@ -31,7 +31,7 @@ public class CudaTrainingStepBenchmarks : IThroughput, IDisposable
     [GlobalSetup]
     public void Setup()
     {
-        _backend = GpuDevice.Open();
+        _backend = GpuDevice.Shared;
         var mlp = new Mlp([new DenseLayer(In, Hidden, Activation.Relu), new DenseLayer(Hidden, Classes, Activation.Identity)], Batch);
         Initializers.KaimingUniform(mlp.Weights(0), In, Hidden, 1);
         Initializers.KaimingUniform(mlp.Weights(1), Hidden, Classes, 2, gain: 1f);
@@ -59,7 +59,6 @@ public class CudaTrainingStepBenchmarks : IThroughput, IDisposable
         _x?.Dispose();
         _dLogits?.Dispose();
         _y?.Dispose();
-        _backend?.Dispose();
         _backend = null;
         GC.SuppressFinalize(this);
     }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using Kernels.Activations;
 using Kernels.Random;
@@ -29,8 +30,9 @@ internal readonly record struct AdamArguments(float LearningRate, float Beta1, f
 /// dropout mask is <see cref="Philox.Block"/>, the optimizer updates are <see cref="Sgd.Rule{TVec}"/> and
 /// <see cref="Adam.Rule{TVec}"/>, and the cross-entropy's exp and log are <see cref="VectorMath"/>'s polynomials, each
 /// instantiated at a width-1 float TFloat: <see cref="Vec1"/> (the span kernels' own tail type) on ILGPU's CPU
-/// accelerator, which then computes each element with the CPU's scalar operations in the same order, and
-/// <see cref="DeviceFloat"/> on GPUs, which differs only in how its fma is written. Every kernel here is compiled to
+/// accelerator, which then computes each element with the CPU's scalar operations in the same order,
+/// <see cref="CudaFloat"/> on CUDA, which writes each of those operations as the one PTX instruction that rounds the
+/// same way (so the GPU keeps the CPU's bits), and <see cref="DeviceFloat"/> on OpenCL devices. Every kernel here is compiled to
 /// PTX by the test suite, which finds them by reflection.
 /// </summary>
 internal static class DeviceKernels
@@ -204,6 +206,91 @@ internal static class DeviceKernels
         StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (5 * WideGroupRows), j0, sums.R5);
         StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (6 * WideGroupRows), j0, sums.R6);
         StoreRow8<TFloat, TAct>(c, bias, g, act, i0 + (7 * WideGroupRows), j0, sums.R7);
+    }
+
+    /// <summary>Rows and columns of C per work-group of the vector GEMM.</summary>
+    public const int VectorTile = 128;
+
+    /// <summary>Depth of the slices the vector GEMM stages per step.</summary>
+    public const int VectorDepth = 8;
+
+    /// <summary>Threads per group of the vector GEMM along each side (16×16 = 256, eight warps).</summary>
+    public const int VectorGroupSide = 16;
+
+    /// <summary>
+    /// The GEMM for shapes whose operands can be read four floats at a time: a 128×128 tile of C per group of 16×16
+    /// threads, each accumulating 8×8 elements (rows 4t … 4t + 3 and 64 + 4t … 64 + 4t + 3, columns likewise), with
+    /// 128-bit loads from global memory (each thread one quad of op(A) and one of op(B) per slice) and from shared
+    /// memory (two quads of each per depth: 4 loads for 64 fma, where the 128×64 kernel issues 16 for 64). Slices are
+    /// double-buffered: while a group multiplies one slice, each thread holds its quads of the next in registers and
+    /// stores them to the other buffer afterwards, so a slice costs one barrier and the loads overlap the arithmetic.
+    /// Preconditions, checked by the host (<see cref="IlgpuBackend"/> runs another kernel otherwise): K a multiple of
+    /// 8 (no partial slice), lda and ldb multiples of 4, and the extent along each operand's stored rows a multiple of
+    /// 4 when that is M or N (Aᵀ: M; B: N), so a quad is wholly inside or wholly outside the matrix; quads outside
+    /// are zeros and their sums are never stored. The sums are in the k order of <see cref="GemmDirect{TFloat, TAct}"/>,
+    /// one fma each from zero, so this kernel gives the same bits as the others.
+    /// </summary>
+    public static void GemmVector<TFloat, TAct>(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        // Two buffers of one slice each, depth-major: [buffer][depth][row] for op(A), [buffer][depth][column] for op(B).
+        var aTiles = SharedMemory.Allocate<Quad>(2 * VectorDepth * VectorTile / 4);
+        var bTiles = SharedMemory.Allocate<Quad>(2 * VectorDepth * VectorTile / 4);
+        Block8x8 sums = default;
+        var tx = Group.IdxX;
+        var ty = Group.IdxY;
+        var thread = (ty * VectorGroupSide) + tx;
+        var row0 = Grid.IdxY * VectorTile;
+        var col0 = Grid.IdxX * VectorTile;
+        if (g.Alpha != 0f)
+        {
+            var slices = g.K / VectorDepth;
+            var aQuad = LoadQuad(a, g.TransA == 0, g.Lda, g.M, row0, 0, thread);
+            var bQuad = LoadQuad(b, g.TransB != 0, g.Ldb, g.N, col0, 0, thread);
+            StoreQuad(aTiles, g.TransA == 0, 0, thread, aQuad);
+            StoreQuad(bTiles, g.TransB != 0, 0, thread, bQuad);
+            Group.Barrier();
+            for (var slice = 0; slice < slices; slice++)
+            {
+                var current = (slice & 1) * (VectorDepth * VectorTile / 4);
+                var more = slice + 1 < slices;
+                if (more)
+                {
+                    aQuad = LoadQuad(a, g.TransA == 0, g.Lda, g.M, row0, (slice + 1) * VectorDepth, thread);
+                    bQuad = LoadQuad(b, g.TransB != 0, g.Ldb, g.N, col0, (slice + 1) * VectorDepth, thread);
+                }
+
+                // A loop, not eight calls written out: ILGPU sinks straight-line arithmetic into the block where its
+                // result is next used, which was past the barrier below, keeping all 32 quads live across it; a loop's
+                // sums are used by the loop itself.
+                for (var p = 0; p < VectorDepth; p++)
+                {
+                    sums = VectorStep<TFloat>(sums, aTiles, bTiles, current + (p * (VectorTile / 4)), ty, tx);
+                }
+
+                if (more)
+                {
+                    // The other buffer was last read in the previous slice, which every thread has finished (barrier).
+                    var next = (VectorDepth * VectorTile / 4) - current;
+                    StoreQuad(aTiles, g.TransA == 0, next, thread, aQuad);
+                    StoreQuad(bTiles, g.TransB != 0, next, thread, bQuad);
+                }
+
+                Group.Barrier();
+            }
+        }
+
+        var i0 = row0 + (4 * ty);
+        var j0 = col0 + (4 * tx);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0, j0, sums.R0);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + 1, j0, sums.R1);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + 2, j0, sums.R2);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + 3, j0, sums.R3);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + (VectorTile / 2), j0, sums.R4);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + (VectorTile / 2) + 1, j0, sums.R5);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + (VectorTile / 2) + 2, j0, sums.R6);
+        StoreVectorRow<TFloat, TAct>(c, bias, g, act, i0 + (VectorTile / 2) + 3, j0, sums.R7);
     }
 
     /// <summary>
@@ -508,6 +595,76 @@ internal static class DeviceKernels
         StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (7 * WideGroupColumns), sums.High.C3);
     }
 
+    /// <summary>
+    /// One thread's quad of a 128-wide, 8-deep slice of op(A) or op(B) (outer: its rows or columns). When the stored
+    /// matrix runs along the depth (outerMajor: A, or Bᵀ), thread t reads outer index t/2, depths 4(t mod 2) … + 3;
+    /// otherwise depth t/32, outer indices 4(t mod 32) … + 3. Neighbouring threads read neighbouring addresses either
+    /// way. A quad past the outer extent is zeros.
+    /// </summary>
+    private static Quad LoadQuad(ArrayView<float> m, bool outerMajor, int ld, int outerCount, int outer0, int p0, int thread)
+    {
+        var quads = m.Cast<Quad>();
+        if (outerMajor)
+        {
+            var o = outer0 + (thread >> 1);
+            return o < outerCount ? quads[(((long)o * ld) + p0 + (4 * (thread & 1))) >> 2] : default;
+        }
+
+        var outer = outer0 + (4 * (thread & 31));
+        return outer < outerCount ? quads[(((long)(p0 + (thread >> 5)) * ld) + outer) >> 2] : default;
+    }
+
+    /// <summary>Puts a thread's quad from <see cref="LoadQuad"/> into the depth-major slice at quad offset <paramref name="buffer"/>.</summary>
+    private static void StoreQuad(ArrayView<Quad> tiles, bool outerMajor, int buffer, int thread, Quad quad)
+    {
+        if (outerMajor)
+        {
+            // Four depths of one outer index: a column of the depth-major slice, stored a float at a time.
+            var floats = tiles.Cast<float>();
+            var first = (4 * buffer) + (4 * (thread & 1) * VectorTile) + (thread >> 1);
+            floats[first] = quad.X;
+            floats[first + VectorTile] = quad.Y;
+            floats[first + (2 * VectorTile)] = quad.Z;
+            floats[first + (3 * VectorTile)] = quad.W;
+            return;
+        }
+
+        tiles[buffer + ((thread >> 5) * (VectorTile / 4)) + (thread & 31)] = quad;
+    }
+
+    /// <summary>One depth of the vector GEMM: the thread's quads of op(A) (rows 4ty …, 64 + 4ty …) times its quads of op(B).</summary>
+    private static Block8x8 VectorStep<TFloat>(Block8x8 sums, ArrayView<Quad> aTiles, ArrayView<Quad> bTiles, int depthRow, int ty, int tx)
+        where TFloat : struct, ISimdFloat<TFloat>
+    {
+        var aLow = aTiles[depthRow + ty];
+        var aHigh = aTiles[depthRow + (VectorTile / 8) + ty];
+        var bLow = bTiles[depthRow + tx];
+        var bHigh = bTiles[depthRow + (VectorTile / 8) + tx];
+        return sums.MultiplyAdd<TFloat>(
+            new Accumulator8(aLow.X, aLow.Y, aLow.Z, aLow.W, aHigh.X, aHigh.Y, aHigh.Z, aHigh.W),
+            new Accumulator8(bLow.X, bLow.Y, bLow.Z, bLow.W, bHigh.X, bHigh.Y, bHigh.Z, bHigh.W));
+    }
+
+    /// <summary>One vector-GEMM thread's eight elements of row i of C, columns j … j + 3 and j + 64 … j + 67, those inside C.</summary>
+    private static void StoreVectorRow<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, Accumulator8 sums)
+        where TFloat : struct, ISimdFloat<TFloat>
+        where TAct : struct, IActivationOperator
+    {
+        if (i >= g.M)
+        {
+            return;
+        }
+
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j, sums.Low.C0);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + 1, sums.Low.C1);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + 2, sums.Low.C2);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + 3, sums.Low.C3);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (VectorTile / 2), sums.High.C0);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (VectorTile / 2) + 1, sums.High.C1);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (VectorTile / 2) + 2, sums.High.C2);
+        StoreIfInside<TFloat, TAct>(c, bias, g, act, i, j + (VectorTile / 2) + 3, sums.High.C3);
+    }
+
     private static void StoreIfInside<TFloat, TAct>(ArrayView<float> c, ArrayView<float> bias, GemmArguments g, TAct act, int i, int j, float sum)
         where TFloat : struct, ISimdFloat<TFloat>
         where TAct : struct, IActivationOperator
@@ -595,6 +752,10 @@ internal readonly record struct Block8x8(Accumulator8 R0, Accumulator8 R1, Accum
             R6.MultiplyAdd<TFloat>(a.High.C2, b),
             R7.MultiplyAdd<TFloat>(a.High.C3, b));
 }
+
+/// <summary>Four floats, read and written as one 128-bit access (ILGPU emits <c>ld.v4.f32</c>/<c>st.v4.f32</c> for it).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal readonly record struct Quad(float X, float Y, float Z, float W);
 
 /// <summary>One staged element of a GEMM operand: its depth and outer index in the slice, and its value.</summary>
 internal readonly record struct SliceValue(int Depth, int Outer, float Value);

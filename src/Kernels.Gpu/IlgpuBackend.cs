@@ -80,11 +80,13 @@ public sealed class IlgpuBackend : ComputeBackend
         Tiled,
         Wide,
         Direct,
+        Vector,
     }
 
     /// <summary>
     /// Whether the kernels run on ILGPU's CPU accelerator, as .NET code: they are then instantiated at <see cref="Vec1"/>
-    /// (a true fma, the span kernels' bits); GPUs get <see cref="DeviceFloat"/>.
+    /// (a true fma, the span kernels' bits); CUDA devices get <see cref="CudaFloat"/> (the same bits through inline PTX), OpenCL
+    /// devices <see cref="DeviceFloat"/>.
     /// </summary>
     private bool IsCpu => _accelerator is CPUAccelerator;
 
@@ -200,14 +202,14 @@ public sealed class IlgpuBackend : ComputeBackend
 
     /// <summary>
     /// The context every backend and the PTX check use: CUDA and OpenCL devices, ILGPU.Algorithms' math, optimised,
-    /// and one CPU device of 128 threads (32 warps of 4) on one simulated multiprocessor. ILGPU's default CPU device
-    /// runs 16 threads per group, too few for the tiled GEMM's 16×8 groups; 128 is the shape a GPU runs it in.
+    /// and one CPU device of 256 threads (64 warps of 4) on one simulated multiprocessor. ILGPU's default CPU device
+    /// runs 16 threads per group, too few for the GEMMs' groups (16×8, and 16×16 for the vector kernel).
     /// </summary>
     internal static Context CreateContext()
     {
         InstallResolver();
         return Context.Create(builder => builder
-            .CPU(new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: DeviceKernels.GroupColumns * DeviceKernels.GroupRows / 4, numMultiprocessors: 1))
+            .CPU(new CPUDevice(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: DeviceKernels.VectorGroupSide * DeviceKernels.VectorGroupSide / 4, numMultiprocessors: 1))
             .Cuda()
             .OpenCL()
             .EnableAlgorithms()
@@ -292,7 +294,14 @@ public sealed class IlgpuBackend : ComputeBackend
         var arguments = new GemmArguments(transA == Transpose.Transposed ? 1 : 0, transB == Transpose.Transposed ? 1 : 0, m, n, k, alpha, lda, ldb, beta, ldc, bias is null ? 0 : 1);
 
         // Tiles pay off when the output fills them; a narrower or shorter output gets one thread per element (same bits).
-        var kernel = ForcedGemmKernel != GemmKernel.Auto ? ForcedGemmKernel : m < DeviceKernels.Tile || n < DeviceKernels.Tile ? GemmKernel.Direct : GemmKernel.Tiled;
+        // The vector kernel reads its operands a quad at a time, which needs the layout VectorFits checks; a test forcing
+        // it on another layout gets the tiled kernel.
+        var kernel = ForcedGemmKernel != GemmKernel.Auto ? ForcedGemmKernel : m < DeviceKernels.Tile || n < DeviceKernels.Tile ? GemmKernel.Direct : GemmKernel.Vector;
+        if (kernel == GemmKernel.Vector && !VectorFits(arguments))
+        {
+            kernel = GemmKernel.Tiled;
+        }
+
         var launch = new GemmLaunch(this, View(a), View(b), View(c), bias is null ? (ArrayView<float>)_placeholder.View : View(bias), arguments, kernel);
         using (Enter())
         {
@@ -353,8 +362,8 @@ public sealed class IlgpuBackend : ComputeBackend
                 _hostRowStats = new float[2 * rows];
             }
 
-            _crossEntropyRows ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CrossEntropyArguments>(IsCpu ? DeviceKernels.CrossEntropyRows<Vec1> : DeviceKernels.CrossEntropyRows<DeviceFloat>);
-            _crossEntropyGradient ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyArguments>(IsCpu ? DeviceKernels.CrossEntropyGradient<Vec1> : DeviceKernels.CrossEntropyGradient<DeviceFloat>);
+            _crossEntropyRows ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CrossEntropyArguments>(_accelerator switch { CPUAccelerator => DeviceKernels.CrossEntropyRows<Vec1>, CudaAccelerator => DeviceKernels.CrossEntropyRows<CudaFloat>, _ => DeviceKernels.CrossEntropyRows<DeviceFloat> });
+            _crossEntropyGradient ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyArguments>(_accelerator switch { CPUAccelerator => DeviceKernels.CrossEntropyGradient<Vec1>, CudaAccelerator => DeviceKernels.CrossEntropyGradient<CudaFloat>, _ => DeviceKernels.CrossEntropyGradient<DeviceFloat> });
             var weights = classWeights is null ? (ArrayView<float>)_placeholder.View : View(classWeights);
             var arguments = new CrossEntropyArguments(rows, classes, classWeights is null ? 0 : 1, ignoreIndex, labelSmoothing, 0f);
 
@@ -424,7 +433,7 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         using (Enter())
         {
-            _sgd ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>(IsCpu ? DeviceKernels.SgdStep<Vec1> : DeviceKernels.SgdStep<DeviceFloat>);
+            _sgd ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>(_accelerator switch { CPUAccelerator => DeviceKernels.SgdStep<Vec1>, CudaAccelerator => DeviceKernels.SgdStep<CudaFloat>, _ => DeviceKernels.SgdStep<DeviceFloat> });
             var arguments = new SgdArguments(options.LearningRate, options.Momentum, options.Dampening, options.WeightDecay, options.Nesterov ? 1 : 0, momentumBuffer is null ? 0 : 1, firstStep ? 1 : 0);
             _sgd(length, View(parameters), View(gradients), momentumBuffer is null ? (ArrayView<float>)_placeholder.View : View(momentumBuffer), arguments);
         }
@@ -436,8 +445,19 @@ public sealed class IlgpuBackend : ComputeBackend
         var arguments = new AdamArguments(options.LearningRate, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.AmsGrad ? 1 : 0, options.Decoupled ? 1 : 0);
         using (Enter())
         {
-            _adam ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>(IsCpu ? DeviceKernels.AdamStep<Vec1> : DeviceKernels.AdamStep<DeviceFloat>);
+            _adam ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>(_accelerator switch { CPUAccelerator => DeviceKernels.AdamStep<Vec1>, CudaAccelerator => DeviceKernels.AdamStep<CudaFloat>, _ => DeviceKernels.AdamStep<DeviceFloat> });
             _adam(length, View(parameters), View(gradients), View(firstMoment), View(secondMoment), maxSecondMoment is null ? (ArrayView<float>)_placeholder.View : View(maxSecondMoment), arguments, scalars);
+        }
+    }
+
+    /// <summary>
+    /// Makes this backend's CUDA context current on the calling thread, for native code that should run in it (the
+    /// GPU benchmarks' cuBLAS: the CUDA runtime uses the context current on its thread).
+    /// </summary>
+    internal void MakeCurrent()
+    {
+        using (Enter())
+        {
         }
     }
 
@@ -528,6 +548,15 @@ public sealed class IlgpuBackend : ComputeBackend
         return (TDelegate)kernel;
     }
 
+    /// <summary>
+    /// Whether <see cref="DeviceKernels.GemmVector{TFloat, TAct}"/> can read this product's operands in quads: whole
+    /// 8-deep slices, leading dimensions of whole quads (buffers start 256-byte aligned), and a whole number of quads
+    /// along a stored row that runs across M (Aᵀ) or N (B).
+    /// </summary>
+    private static bool VectorFits(GemmArguments g)
+        => g.K > 0 && g.K % DeviceKernels.VectorDepth == 0 && g.Lda % 4 == 0 && g.Ldb % 4 == 0
+            && (g.TransA == 0 || g.M % 4 == 0) && (g.TransB != 0 || g.N % 4 == 0);
+
     /// <summary>Launches the GEMM kernel instantiated for the activation's operator struct.</summary>
     private readonly struct GemmLaunch(IlgpuBackend backend, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments, GemmKernel kernel) : IActivationVisitor
     {
@@ -538,7 +567,7 @@ public sealed class IlgpuBackend : ComputeBackend
             {
                 backend.Kernel<Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                     nameof(DeviceKernels.GemmDirect),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmDirect<Vec1, TAct> : DeviceKernels.GemmDirect<DeviceFloat, TAct>))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmDirect<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmDirect<CudaFloat, TAct>, _ => DeviceKernels.GemmDirect<DeviceFloat, TAct> }))
                     (new Index2D(arguments.M, arguments.N), a, b, c, bias, arguments, activation);
                 return;
             }
@@ -548,15 +577,25 @@ public sealed class IlgpuBackend : ComputeBackend
                 var wideGroups = new Index2D((arguments.N + DeviceKernels.WideColumns - 1) / DeviceKernels.WideColumns, (arguments.M + DeviceKernels.WideRows - 1) / DeviceKernels.WideRows);
                 backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                     nameof(DeviceKernels.GemmWide),
-                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmWide<Vec1, TAct> : DeviceKernels.GemmWide<DeviceFloat, TAct>))
+                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmWide<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmWide<CudaFloat, TAct>, _ => DeviceKernels.GemmWide<DeviceFloat, TAct> }))
                     (new KernelConfig(wideGroups, new Index2D(DeviceKernels.WideGroupColumns, DeviceKernels.WideGroupRows)), a, b, c, bias, arguments, activation);
+                return;
+            }
+
+            if (kernel == GemmKernel.Vector)
+            {
+                var vectorGroups = new Index2D((arguments.N + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile, (arguments.M + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile);
+                backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
+                    nameof(DeviceKernels.GemmVector),
+                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmVector<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmVector<CudaFloat, TAct>, _ => DeviceKernels.GemmVector<DeviceFloat, TAct> }))
+                    (new KernelConfig(vectorGroups, new Index2D(DeviceKernels.VectorGroupSide, DeviceKernels.VectorGroupSide)), a, b, c, bias, arguments, activation);
                 return;
             }
 
             var groups = new Index2D((arguments.N + DeviceKernels.Tile - 1) / DeviceKernels.Tile, (arguments.M + DeviceKernels.Tile - 1) / DeviceKernels.Tile);
             backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
                 nameof(DeviceKernels.GemmTiled),
-                static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator is CPUAccelerator ? DeviceKernels.GemmTiled<Vec1, TAct> : DeviceKernels.GemmTiled<DeviceFloat, TAct>))
+                static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmTiled<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmTiled<CudaFloat, TAct>, _ => DeviceKernels.GemmTiled<DeviceFloat, TAct> }))
                 (new KernelConfig(groups, new Index2D(DeviceKernels.GroupColumns, DeviceKernels.GroupRows)), a, b, c, bias, arguments, activation);
         }
     }
@@ -577,14 +616,14 @@ public sealed class IlgpuBackend : ComputeBackend
             {
                 backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, TAct>, TAct>(
                     nameof(DeviceKernels.ActivationForward),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationForward<Vec1, TAct> : DeviceKernels.ActivationForward<DeviceFloat, TAct>))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.ActivationForward<Vec1, TAct>, CudaAccelerator => DeviceKernels.ActivationForward<CudaFloat, TAct>, _ => DeviceKernels.ActivationForward<DeviceFloat, TAct> }))
                     (length, first, second, activation);
                 return;
             }
 
             backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>, TAct>(
                 nameof(DeviceKernels.ActivationBackward),
-                static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationBackward<Vec1, TAct> : DeviceKernels.ActivationBackward<DeviceFloat, TAct>))
+                static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.ActivationBackward<Vec1, TAct>, CudaAccelerator => DeviceKernels.ActivationBackward<CudaFloat, TAct>, _ => DeviceKernels.ActivationBackward<DeviceFloat, TAct> }))
                 (length, first, second, third, activation);
         }
     }
@@ -596,7 +635,7 @@ public sealed class IlgpuBackend : ComputeBackend
             where TAct : struct, IActivationOperator
             => backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>, TAct>(
                     nameof(DeviceKernels.ActivationBackwardBiasGradient),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(accelerator is CPUAccelerator ? DeviceKernels.ActivationBackwardBiasGradient<Vec1, TAct> : DeviceKernels.ActivationBackwardBiasGradient<DeviceFloat, TAct>))
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.ActivationBackwardBiasGradient<Vec1, TAct>, CudaAccelerator => DeviceKernels.ActivationBackwardBiasGradient<CudaFloat, TAct>, _ => DeviceKernels.ActivationBackwardBiasGradient<DeviceFloat, TAct> }))
                     (cols, gradOutput, saved, gradInput, gradBias, rows, cols, accumulate, activation);
     }
 

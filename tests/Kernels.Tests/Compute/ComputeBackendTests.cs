@@ -71,6 +71,28 @@ public class ComputeBackendTests
         return Gens.ForAll(gen, t => BackendVariants.ForEach(backend => VerifyGemm(backend, t)));
     }
 
+    /// <summary>
+    /// Layouts the quad-reading GEMM kernel takes (K a multiple of 8, leading dimensions of whole quads, M or N a
+    /// multiple of 4 where a stored row runs across it), each transpose, edges of its 128×128 tile, alpha, beta, bias
+    /// and an activation: every kernel, forced in turn, gives the same bits (VerifyGemm), and the reference judges.
+    /// </summary>
+    [Fact]
+    public void Gemm_on_quad_aligned_layouts_matches_the_reference_with_every_kernel()
+    {
+        GemmCase[] cases =
+        [
+            new(false, false, 130, 132, 24, 1f, 0f, 0, 0, 1, 11, -1, false),
+            new(true, false, 132, 8, 16, 0.7f, 1.3f, 0, 0, 0, 12, -1, false),
+            new(false, true, 5, 131, 32, 1f, 1f, 4, 0, 2, 13, 1, true),
+            new(true, true, 136, 129, 8, 0.7f, 0f, 0, 4, 3, 14, 3, true),
+            new(false, false, 129, 4, 40, 0f, 1.3f, 8, 4, 0, 15, -1, false),
+        ];
+        foreach (var t in cases)
+        {
+            BackendVariants.ForEach(backend => VerifyGemm(backend, t));
+        }
+    }
+
     [Fact]
     public void Activation_forward_and_backward_match_the_float64_reference_on_every_backend()
     {
@@ -568,7 +590,7 @@ public class ComputeBackendTests
         (Action<string> Force, string[] Kernels)? forcing = backend switch
         {
             OpenClBackend openCl => (kernel => openCl.ForcedGemmKernel = Enum.Parse<OpenClBackend.GemmKernel>(kernel), ["Direct", "Tiled"]),
-            IlgpuBackend ilgpu => (kernel => ilgpu.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(kernel), ["Direct", "Wide", "Tiled"]),
+            IlgpuBackend ilgpu => (kernel => ilgpu.ForcedGemmKernel = Enum.Parse<IlgpuBackend.GemmKernel>(kernel), ["Direct", "Wide", "Vector", "Tiled"]),
             _ => null,
         };
         if (forcing is var (force, kernels))

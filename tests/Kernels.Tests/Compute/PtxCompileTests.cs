@@ -87,15 +87,15 @@ public sealed class PtxCompileTests
             }
             else if (IsActivationGeneric(kernel))
             {
-                // GPUs get the DeviceFloat instantiation (the CPU accelerator's Vec1 one is not compiled for a GPU).
+                // CUDA gets the CudaFloat instantiation (the CPU accelerator's Vec1 one is not compiled for a GPU).
                 foreach (var activation in ActivationTypes())
                 {
-                    yield return kernel.MakeGenericMethod(typeof(DeviceFloat), activation);
+                    yield return kernel.MakeGenericMethod(typeof(CudaFloat), activation);
                 }
             }
             else if (kernel.GetGenericArguments()[0].GetGenericParameterConstraints().Length > 0)
             {
-                yield return kernel.MakeGenericMethod(typeof(DeviceFloat));
+                yield return kernel.MakeGenericMethod(typeof(CudaFloat));
             }
             else
             {
