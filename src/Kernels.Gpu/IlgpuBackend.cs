@@ -55,12 +55,13 @@ public sealed class IlgpuBackend : ComputeBackend
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _placeholder;
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _badRow;
     private MemoryBuffer1D<float, Stride1D.Dense>? _rowStats;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _splitPartials;
     private float[] _hostRowStats = [];
 
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, SgdArguments>? _sgd;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, AdamArguments, Adam.Scalars>? _adam;
     private Action<Index1D, ArrayView<float>, ArrayView<float>, int, uint, float, ulong>? _dropout;
-    private Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>? _columnSum;
+    private Action<KernelConfig, ArrayView<float>, ArrayView<float>, int, int, int>? _columnSum;
     private Action<Index1D, ArrayView<float>, ArrayView<float>>? _copy;
     private Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<int>, CrossEntropyArguments>? _crossEntropyRows;
     private Action<Index1D, ArrayView<float>, ArrayView<int>, ArrayView<float>, ArrayView<float>, ArrayView<float>, CrossEntropyArguments>? _crossEntropyGradient;
@@ -78,7 +79,6 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         Auto,
         Tiled,
-        Wide,
         Direct,
         Vector,
     }
@@ -92,6 +92,9 @@ public sealed class IlgpuBackend : ComputeBackend
 
     /// <summary>Tests force one GEMM kernel; <see cref="GemmKernel.Auto"/> otherwise.</summary>
     internal GemmKernel ForcedGemmKernel { get; set; }
+
+    /// <summary>Tests force the split-k path with this many depths per chunk (a multiple of 8); 0: the shape's rule (<see cref="SplitChunk"/>).</summary>
+    internal int ForcedSplitChunk { get; set; }
 
     /// <summary>The kind of device this backend runs on.</summary>
     public IlgpuDeviceKind Kind { get; private init; }
@@ -302,11 +305,80 @@ public sealed class IlgpuBackend : ComputeBackend
             kernel = GemmKernel.Tiled;
         }
 
-        var launch = new GemmLaunch(this, View(a), View(b), View(c), bias is null ? (ArrayView<float>)_placeholder.View : View(bias), arguments, kernel);
+        var biasView = bias is null ? (ArrayView<float>)_placeholder.View : View(bias);
+        var chunk = ForcedSplitChunk > 0 && alpha != 0f ? ForcedSplitChunk : SplitChunk(arguments);
+        if (chunk > 0 && chunk < k)
+        {
+            using (Enter())
+            {
+                GemmSplit(View(a), View(b), View(c), biasView, arguments, kernel == GemmKernel.Vector, chunk, activation);
+            }
+
+            return;
+        }
+
+        var launch = new GemmLaunch(this, View(a), View(b), View(c), biasView, arguments, kernel);
         using (Enter())
         {
             ActivationDispatch.Accept(activation, ref launch);
         }
+    }
+
+    /// <summary>
+    /// The depth per chunk of the split-k path for this product, or 0 to run it whole. A product whose output is small
+    /// and whose k is deep (the weight gradient of a dense layer at a large batch: 784×100 outputs, k = 8192) gives a
+    /// whole-k kernel a few groups or a few thousand threads, each walking all of k: on an H200 the 784-100-10 step's
+    /// two weight gradients were most of its 6.4 ms at batch 8192. Split, each chunk of k is a product of its own, run
+    /// side by side, and <see cref="DeviceKernels.GemmReduce{TFloat, TAct}"/> adds the chunks' sums in chunk order. The
+    /// chunking depends on the shape alone (never on the device or the thread count), so a product's bits are the same
+    /// on every run; they differ from the whole-k kernels' by the rounding of the chunk sums. At most 64 chunks of at
+    /// least 256, and outputs of at most 2¹⁸ elements, so the partial sums take at most 64 MB.
+    /// </summary>
+    private static int SplitChunk(GemmArguments g)
+    {
+        if (g.Alpha == 0f || g.K < 4 * SplitMinChunk || (long)g.M * g.N > SplitMaxOutput)
+        {
+            return 0;
+        }
+
+        var spread = (g.K + SplitMaxChunks - 1) / SplitMaxChunks;
+        return Math.Max(SplitMinChunk, (spread + 7) / 8 * 8);
+    }
+
+    private const int SplitMinChunk = 256;
+    private const int SplitMaxChunks = 64;
+    private const long SplitMaxOutput = 1L << 18;
+
+    /// <summary>Runs the split-k path: the chunks' partial sums (vector kernel where it fits, else one thread per element and chunk), then the reduction and epilogue.</summary>
+    private void GemmSplit(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, bool vector, int chunk, Activation activation)
+    {
+        var chunks = (g.K + chunk - 1) / chunk;
+        var length = (long)chunks * g.M * g.N;
+        if (_splitPartials is null || _splitPartials.Length < length)
+        {
+            _splitPartials?.Dispose();
+            _splitPartials = _accelerator.Allocate1D<float>(length);
+        }
+
+        var partials = _splitPartials.View;
+        if (vector && VectorFits(g) && chunk % DeviceKernels.VectorDepth == 0)
+        {
+            var groups = new Index3D((g.N + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile, (g.M + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile, chunks);
+            Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>, float>(
+                nameof(DeviceKernels.GemmVectorPartial),
+                static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(accelerator switch { CPUAccelerator => DeviceKernels.GemmVectorPartial<Vec1>, CudaAccelerator => DeviceKernels.GemmVectorPartial<CudaFloat>, _ => DeviceKernels.GemmVectorPartial<DeviceFloat> }))
+                (new KernelConfig(groups, new Index3D(DeviceKernels.VectorGroupSide, DeviceKernels.VectorGroupSide, 1)), a, b, partials, g, chunk);
+        }
+        else
+        {
+            Kernel<Action<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>, float>(
+                nameof(DeviceKernels.GemmDirectPartial),
+                static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index3D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int>(accelerator switch { CPUAccelerator => DeviceKernels.GemmDirectPartial<Vec1>, CudaAccelerator => DeviceKernels.GemmDirectPartial<CudaFloat>, _ => DeviceKernels.GemmDirectPartial<DeviceFloat> }))
+                (new Index3D(g.M, g.N, chunks), a, b, partials, g, chunk);
+        }
+
+        var reduce = new ReduceLaunch(this, partials, c, bias, g, chunks);
+        ActivationDispatch.Accept(activation, ref reduce);
     }
 
     private protected override void ActivationForwardCore(Activation activation, DeviceBuffer<float> input, DeviceBuffer<float> output, int length)
@@ -340,8 +412,8 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         using (Enter())
         {
-            _columnSum ??= _accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(DeviceKernels.ColumnSum);
-            _columnSum(cols, View(input), View(sums), rows, cols, accumulate ? 1 : 0);
+            _columnSum ??= _accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, int, int, int>(DeviceKernels.ColumnSum);
+            _columnSum(ColumnSumConfig(cols), View(input), View(sums), rows, cols, accumulate ? 1 : 0);
         }
     }
 
@@ -474,6 +546,7 @@ public sealed class IlgpuBackend : ComputeBackend
         using (Enter())
         {
             _rowStats?.Dispose();
+            _splitPartials?.Dispose();
             _badRow.Dispose();
             _placeholder.Dispose();
             _accelerator.Dispose();
@@ -557,6 +630,10 @@ public sealed class IlgpuBackend : ComputeBackend
         => g.K > 0 && g.K % DeviceKernels.VectorDepth == 0 && g.Lda % 4 == 0 && g.Ldb % 4 == 0
             && (g.TransA == 0 || g.M % 4 == 0) && (g.TransB != 0 || g.N % 4 == 0);
 
+    /// <summary>The column-sum kernels' launch: a group of 32×8 threads per 32 columns.</summary>
+    private static KernelConfig ColumnSumConfig(int cols)
+        => new(new Index2D((cols + DeviceKernels.SumColumns - 1) / DeviceKernels.SumColumns, 1), new Index2D(DeviceKernels.SumColumns, DeviceKernels.SumGroupRows));
+
     /// <summary>Launches the GEMM kernel instantiated for the activation's operator struct.</summary>
     private readonly struct GemmLaunch(IlgpuBackend backend, ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments, GemmKernel kernel) : IActivationVisitor
     {
@@ -569,16 +646,6 @@ public sealed class IlgpuBackend : ComputeBackend
                     nameof(DeviceKernels.GemmDirect),
                     static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmDirect<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmDirect<CudaFloat, TAct>, _ => DeviceKernels.GemmDirect<DeviceFloat, TAct> }))
                     (new Index2D(arguments.M, arguments.N), a, b, c, bias, arguments, activation);
-                return;
-            }
-
-            if (kernel == GemmKernel.Wide)
-            {
-                var wideGroups = new Index2D((arguments.N + DeviceKernels.WideColumns - 1) / DeviceKernels.WideColumns, (arguments.M + DeviceKernels.WideRows - 1) / DeviceKernels.WideRows);
-                backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>, TAct>(
-                    nameof(DeviceKernels.GemmWide),
-                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmWide<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmWide<CudaFloat, TAct>, _ => DeviceKernels.GemmWide<DeviceFloat, TAct> }))
-                    (new KernelConfig(wideGroups, new Index2D(DeviceKernels.WideGroupColumns, DeviceKernels.WideGroupRows)), a, b, c, bias, arguments, activation);
                 return;
             }
 
@@ -598,6 +665,17 @@ public sealed class IlgpuBackend : ComputeBackend
                 static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmTiled<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmTiled<CudaFloat, TAct>, _ => DeviceKernels.GemmTiled<DeviceFloat, TAct> }))
                 (new KernelConfig(groups, new Index2D(DeviceKernels.GroupColumns, DeviceKernels.GroupRows)), a, b, c, bias, arguments, activation);
         }
+    }
+
+    /// <summary>Launches the split-k reduction and epilogue for the activation's operator struct.</summary>
+    private readonly struct ReduceLaunch(IlgpuBackend backend, ArrayView<float> partials, ArrayView<float> c, ArrayView<float> bias, GemmArguments arguments, int chunks) : IActivationVisitor
+    {
+        public void Visit<TAct>(TAct activation)
+            where TAct : struct, IActivationOperator
+            => backend.Kernel<Action<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, TAct>, TAct>(
+                    nameof(DeviceKernels.GemmReduce),
+                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<float>, ArrayView<float>, ArrayView<float>, GemmArguments, int, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.GemmReduce<Vec1, TAct>, CudaAccelerator => DeviceKernels.GemmReduce<CudaFloat, TAct>, _ => DeviceKernels.GemmReduce<DeviceFloat, TAct> }))
+                    (new Index2D(arguments.M, arguments.N), partials, c, bias, arguments, chunks, activation);
     }
 
     /// <summary>Launches the activation forward or backward kernel for the activation's operator struct.</summary>
@@ -633,10 +711,10 @@ public sealed class IlgpuBackend : ComputeBackend
     {
         public void Visit<TAct>(TAct activation)
             where TAct : struct, IActivationOperator
-            => backend.Kernel<Action<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>, TAct>(
+            => backend.Kernel<Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>, TAct>(
                     nameof(DeviceKernels.ActivationBackwardBiasGradient),
-                    static accelerator => accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.ActivationBackwardBiasGradient<Vec1, TAct>, CudaAccelerator => DeviceKernels.ActivationBackwardBiasGradient<CudaFloat, TAct>, _ => DeviceKernels.ActivationBackwardBiasGradient<DeviceFloat, TAct> }))
-                    (cols, gradOutput, saved, gradInput, gradBias, rows, cols, accumulate, activation);
+                    static accelerator => accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, TAct>(accelerator switch { CPUAccelerator => DeviceKernels.ActivationBackwardBiasGradient<Vec1, TAct>, CudaAccelerator => DeviceKernels.ActivationBackwardBiasGradient<CudaFloat, TAct>, _ => DeviceKernels.ActivationBackwardBiasGradient<DeviceFloat, TAct> }))
+                    (ColumnSumConfig(cols), gradOutput, saved, gradInput, gradBias, rows, cols, accumulate, activation);
     }
 
     private sealed class Buffer<T>(IlgpuBackend owner, int length, MemoryBuffer1D<T, Stride1D.Dense> memory) : DeviceBuffer<T>(owner, length)
