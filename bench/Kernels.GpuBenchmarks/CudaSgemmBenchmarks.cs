@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using BenchmarkDotNet.Attributes;
 using Kernels.Compute;
 using Kernels.Gpu;
@@ -63,6 +64,9 @@ public unsafe class CudaSgemmBenchmarks : IThroughput, IDisposable
 
     private void Compare(Action run, string kernel, float[] theirs)
     {
+        // C starts as NaN, so a kernel that left any element unwritten fails the check instead of passing on the
+        // previous kernel's result.
+        _backend!.Write(_c!, Enumerable.Repeat(float.NaN, Size * Size).ToArray());
         run();
         var ours = new float[Size * Size];
         _backend!.Read(_c!, ours.AsSpan());
