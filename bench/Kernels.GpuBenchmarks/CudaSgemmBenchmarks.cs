@@ -9,7 +9,8 @@ namespace Kernels.Benchmarks;
 /// <summary>
 /// Square row-major SGEMM, C = A·B with beta 0, on the GPU: cuBLAS (FP32, TF32 off) the baseline, and the ILGPU
 /// backend's two tiled kernels (64×64 tiles with 8×4 sums per thread, for layouts that cannot be read in quads; and
-/// the quad-reading 128×128 with 8×8 and double-buffered slices, which Auto picks for these shapes), each waited for
+/// the quad-reading 128×128 with 8×8 and double-buffered slices), and the backend's own choice (Auto: the quad kernel,
+/// split over k when the output has fewer than 128 tiles), each waited for
 /// (cudaDeviceSynchronize, Synchronize) so a call is the whole product. The setup checks each kernel's result
 /// against cuBLAS's before anything is timed.
 /// </summary>
@@ -44,6 +45,7 @@ public unsafe class CudaSgemmBenchmarks : IThroughput, IDisposable
         var theirs = _cublas.Download(_cublasC, Size * Size);
         Compare(IlgpuTiled, "tiled", theirs);
         Compare(IlgpuVector, "vector", theirs);
+        Compare(IlgpuAuto, "auto", theirs);
     }
 
     [Benchmark(Baseline = true)]
@@ -54,6 +56,10 @@ public unsafe class CudaSgemmBenchmarks : IThroughput, IDisposable
 
     [Benchmark]
     public void IlgpuVector() => Ilgpu(IlgpuBackend.GemmKernel.Vector);
+
+    /// <summary>The backend's own choice: the vector kernel, split over k where the output gives too few tiles (1024³: 64).</summary>
+    [Benchmark]
+    public void IlgpuAuto() => Ilgpu(IlgpuBackend.GemmKernel.Auto);
 
     private void Ilgpu(IlgpuBackend.GemmKernel kernel)
     {

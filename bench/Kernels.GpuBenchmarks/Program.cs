@@ -15,10 +15,20 @@ namespace Kernels.Benchmarks;
 /// The GPU suite: SGEMM against cuBLAS and the 784-100-10 training step, on ILGPU's CUDA accelerator. It runs
 /// in-process (BenchmarkDotNet's emit toolchain), because a GPU machine need not have the .NET SDK that the default
 /// toolchain builds a benchmark process with: bench/compare/device_check.sh carries the runtime and this build.
+/// <c>breakdown [batch ...]</c> times the training step's operations one by one instead (<see cref="StepBreakdown"/>).
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new GpuConfig());
+    public static void Main(string[] args)
+    {
+        if (args is ["breakdown", .. var batches])
+        {
+            StepBreakdown.Run(batches);
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new GpuConfig());
+    }
 
     /// <summary>A short in-process job, GFLOP/s beside the times, ratios against the baseline (cuBLAS) of the same run.</summary>
     private sealed class GpuConfig : ManualConfig

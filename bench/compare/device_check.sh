@@ -5,8 +5,9 @@
 #   1. PyTorch's SGEMM and training step on the same GPU (bench/compare/pytorch_cuda.py), the peer (SKIP_TORCH=1 skips);
 #   2. the backend parity suite on ILGPU's CUDA accelerator (every [Fact] of ComputeBackendTests and DeviceMlpTests,
 #      through `Kernels.Tests.dll device-suite` with KERNELS_TEST_BACKENDS=cuda);
-#   3. the GPU BenchmarkDotNet suite: SGEMM 1024-8192 against cuBLAS (FP32, TF32 off) and the training step.
-# Results go to $OUT (or /tmp/device-out): gpu.txt, ptxas.txt, pytorch.txt, suite.txt, bench.txt and bdn/results/*.md.
+#   3. the training step's operations timed one by one (Kernels.GpuBenchmarks.dll breakdown, a Stopwatch probe);
+#   4. the GPU BenchmarkDotNet suite: SGEMM 1024-8192 against cuBLAS (FP32, TF32 off) and the training step.
+# Results go to $OUT (or /tmp/device-out): gpu.txt, ptxas.txt, pytorch.txt, suite.txt, breakdown.txt, bench.txt and bdn/results/*.md.
 # Exits non-zero if any part failed; each part has its own time limit so one hang cannot take the others' time.
 set -uo pipefail
 out=${OUT:-/tmp/device-out}
@@ -41,6 +42,9 @@ echo "== backend suite on CUDA"
 KERNELS_TEST_BACKENDS=cuda timeout "${SUITE_S:-150}" "$DOTNET_ROOT/dotnet" "$root/tests/Kernels.Tests.dll" device-suite > "$out/suite.txt" 2>&1 || status=1
 grep -E "^(backends|PASS|FAIL)|passed, " "$out/suite.txt"
 grep -A12 "^FAIL" "$out/suite.txt" | head -60
+
+echo "== step breakdown"
+(cd "$root/gpubench" && timeout "${BREAKDOWN_S:-90}" "$DOTNET_ROOT/dotnet" Kernels.GpuBenchmarks.dll breakdown 128 1024 8192) 2>&1 | tee "$out/breakdown.txt" || status=1
 
 echo "== BenchmarkDotNet GPU suite"
 (cd "$root/gpubench" && timeout "${BENCH_S:-180}" "$DOTNET_ROOT/dotnet" Kernels.GpuBenchmarks.dll --filter "${FILTER:-*}" --artifacts "$out/bdn") > "$out/bench.txt" 2>&1 || status=1

@@ -306,7 +306,11 @@ public sealed class IlgpuBackend : ComputeBackend
         }
 
         var biasView = bias is null ? (ArrayView<float>)_placeholder.View : View(bias);
-        var chunk = ForcedSplitChunk > 0 && alpha != 0f ? ForcedSplitChunk : SplitChunk(arguments);
+        // Split where the chunks' products have a kernel that suits them: the vector kernel, or one thread per element
+        // for a narrow output (a wide one with a layout the vector kernel cannot read stays whole, on the tiled kernel).
+        // A forced kernel runs whole unless a test also forces the split: the benchmarks time each kernel as it is.
+        var chunk = ForcedSplitChunk > 0 && alpha != 0f ? ForcedSplitChunk
+            : ForcedGemmKernel == GemmKernel.Auto && kernel != GemmKernel.Tiled ? SplitChunk(arguments) : 0;
         if (chunk > 0 && chunk < k)
         {
             using (Enter())
@@ -325,29 +329,37 @@ public sealed class IlgpuBackend : ComputeBackend
     }
 
     /// <summary>
-    /// The depth per chunk of the split-k path for this product, or 0 to run it whole. A product whose output is small
-    /// and whose k is deep (the weight gradient of a dense layer at a large batch: 784×100 outputs, k = 8192) gives a
-    /// whole-k kernel a few groups or a few thousand threads, each walking all of k: on an H200 the 784-100-10 step's
-    /// two weight gradients were most of its 6.4 ms at batch 8192. Split, each chunk of k is a product of its own, run
-    /// side by side, and <see cref="DeviceKernels.GemmReduce{TFloat, TAct}"/> adds the chunks' sums in chunk order. The
-    /// chunking depends on the shape alone (never on the device or the thread count), so a product's bits are the same
-    /// on every run; they differ from the whole-k kernels' by the rounding of the chunk sums. At most 64 chunks of at
-    /// least 256, and outputs of at most 2¹⁸ elements, so the partial sums take at most 64 MB.
+    /// The depth per chunk of the split-k path for this product, or 0 to run it whole. A product whose output gives
+    /// few 128×128 tiles and whose k is deep (the weight gradient of a dense layer at a large batch: 784×100 outputs,
+    /// 7 tiles, k = 8192) leaves most of a GPU idle, each group walking all of k: on an H200 the 784-100-10 step's two
+    /// weight gradients were most of its 6.4 ms at batch 8192. Split, each chunk of k is a product of its own, run
+    /// side by side, and <see cref="DeviceKernels.GemmReduce{TFloat, TAct}"/> adds the chunks' sums in chunk order.
+    /// Chunks are at least 256 deep, enough for about 128 tiles in all (at most 64 chunks, at most 64 MB of partial
+    /// sums). The rule reads the shape alone, never the device or a thread count, so a product's bits are the same on
+    /// every run and every GPU; they differ from a whole-k kernel's by the rounding of the chunk sums.
     /// </summary>
     private static int SplitChunk(GemmArguments g)
     {
-        if (g.Alpha == 0f || g.K < 4 * SplitMinChunk || (long)g.M * g.N > SplitMaxOutput)
+        if (g.Alpha == 0f || g.K < 2 * SplitMinChunk)
         {
             return 0;
         }
 
-        var spread = (g.K + SplitMaxChunks - 1) / SplitMaxChunks;
-        return Math.Max(SplitMinChunk, (spread + 7) / 8 * 8);
+        var tiles = (long)((g.M + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile) * ((g.N + DeviceKernels.VectorTile - 1) / DeviceKernels.VectorTile);
+        var chunks = (int)Math.Min(Math.Min((SplitTargetTiles + tiles - 1) / tiles, g.K / SplitMinChunk), Math.Min(SplitMaxChunks, SplitMaxPartials / ((long)g.M * g.N)));
+        if (chunks < 2)
+        {
+            return 0;
+        }
+
+        var depth = (g.K + chunks - 1) / chunks;
+        return (depth + 7) / 8 * 8;
     }
 
     private const int SplitMinChunk = 256;
+    private const int SplitTargetTiles = 128;
     private const int SplitMaxChunks = 64;
-    private const long SplitMaxOutput = 1L << 18;
+    private const long SplitMaxPartials = 1L << 24;
 
     /// <summary>Runs the split-k path: the chunks' partial sums (vector kernel where it fits, else one thread per element and chunk), then the reduction and epilogue.</summary>
     private void GemmSplit(ArrayView<float> a, ArrayView<float> b, ArrayView<float> c, ArrayView<float> bias, GemmArguments g, bool vector, int chunk, Activation activation)
