@@ -91,26 +91,53 @@ internal static class DotKernel
             var zero = Vector512<float>.Zero;
             Vector512<float> s0 = zero, s1 = zero, s2 = zero, s3 = zero, s4 = zero, s5 = zero, s6 = zero, s7 = zero;
             Vector512<float> s8 = zero, s9 = zero, s10 = zero, s11 = zero, s12 = zero, s13 = zero, s14 = zero, s15 = zero;
-            for (nuint p = 0; (int)p < k; p += 16)
+            // Whole 16-float chunks, then at most one masked tail chunk: the same chunks in the same order as the
+            // other kernels. Each row is reached by stepping one reference by lda, not by row × lda per load (the
+            // multiplies and a tail test per row and chunk were most of this loop's instructions).
+            nuint p = 0;
+            for (; (int)p + 16 <= k; p += 16)
+            {
+                var y = Vector512.LoadUnsafe(ref bt, p);
+                ref var row = ref a;
+                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s0); row = ref Unsafe.Add(ref row, lda);
+                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s1); row = ref Unsafe.Add(ref row, lda);
+                s2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s2); row = ref Unsafe.Add(ref row, lda);
+                s3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s3); row = ref Unsafe.Add(ref row, lda);
+                s4 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s4); row = ref Unsafe.Add(ref row, lda);
+                s5 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s5); row = ref Unsafe.Add(ref row, lda);
+                s6 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s6); row = ref Unsafe.Add(ref row, lda);
+                s7 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s7); row = ref Unsafe.Add(ref row, lda);
+                s8 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s8); row = ref Unsafe.Add(ref row, lda);
+                s9 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s9); row = ref Unsafe.Add(ref row, lda);
+                s10 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s10); row = ref Unsafe.Add(ref row, lda);
+                s11 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s11); row = ref Unsafe.Add(ref row, lda);
+                s12 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s12); row = ref Unsafe.Add(ref row, lda);
+                s13 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s13); row = ref Unsafe.Add(ref row, lda);
+                s14 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s14); row = ref Unsafe.Add(ref row, lda);
+                s15 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref row, p), y, s15);
+            }
+
+            if ((int)p < k)
             {
                 var rest = (nuint)k - p;
                 var y = Vector512.LoadUnsafe(ref bt, p);
-                s0 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 0, lda, p, rest), y, s0);
-                s1 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 1, lda, p, rest), y, s1);
-                s2 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 2, lda, p, rest), y, s2);
-                s3 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 3, lda, p, rest), y, s3);
-                s4 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 4, lda, p, rest), y, s4);
-                s5 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 5, lda, p, rest), y, s5);
-                s6 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 6, lda, p, rest), y, s6);
-                s7 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 7, lda, p, rest), y, s7);
-                s8 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 8, lda, p, rest), y, s8);
-                s9 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 9, lda, p, rest), y, s9);
-                s10 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 10, lda, p, rest), y, s10);
-                s11 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 11, lda, p, rest), y, s11);
-                s12 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 12, lda, p, rest), y, s12);
-                s13 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 13, lda, p, rest), y, s13);
-                s14 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 14, lda, p, rest), y, s14);
-                s15 = Vector512.FusedMultiplyAdd(RowSlice(ref a, 15, lda, p, rest), y, s15);
+                ref var row = ref a;
+                s0 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s0); row = ref Unsafe.Add(ref row, lda);
+                s1 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s1); row = ref Unsafe.Add(ref row, lda);
+                s2 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s2); row = ref Unsafe.Add(ref row, lda);
+                s3 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s3); row = ref Unsafe.Add(ref row, lda);
+                s4 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s4); row = ref Unsafe.Add(ref row, lda);
+                s5 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s5); row = ref Unsafe.Add(ref row, lda);
+                s6 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s6); row = ref Unsafe.Add(ref row, lda);
+                s7 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s7); row = ref Unsafe.Add(ref row, lda);
+                s8 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s8); row = ref Unsafe.Add(ref row, lda);
+                s9 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s9); row = ref Unsafe.Add(ref row, lda);
+                s10 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s10); row = ref Unsafe.Add(ref row, lda);
+                s11 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s11); row = ref Unsafe.Add(ref row, lda);
+                s12 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s12); row = ref Unsafe.Add(ref row, lda);
+                s13 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s13); row = ref Unsafe.Add(ref row, lda);
+                s14 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s14); row = ref Unsafe.Add(ref row, lda);
+                s15 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s15);
             }
 
             var tile = Reduce16(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
@@ -132,19 +159,38 @@ internal static class DotKernel
             Vector512<float> s00 = zero, s01 = zero, s10 = zero, s11 = zero, s20 = zero, s21 = zero, s30 = zero, s31 = zero;
             Vector512<float> s40 = zero, s41 = zero, s50 = zero, s51 = zero, s60 = zero, s61 = zero, s70 = zero, s71 = zero;
             ref var b1 = ref Unsafe.Add(ref bt, kPadded);
-            for (nuint p = 0; (int)p < k; p += 16)
+
+            // As in the 16×1 kernel: whole chunks, then at most one masked tail chunk, rows reached by stepping by lda.
+            nuint p = 0;
+            for (; (int)p + 16 <= k; p += 16)
+            {
+                var y0 = Vector512.LoadUnsafe(ref bt, p);
+                var y1 = Vector512.LoadUnsafe(ref b1, p);
+                ref var row = ref a;
+                var x = Vector512.LoadUnsafe(ref row, p); s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61); row = ref Unsafe.Add(ref row, lda);
+                x = Vector512.LoadUnsafe(ref row, p); s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
+            }
+
+            if ((int)p < k)
             {
                 var rest = (nuint)k - p;
                 var y0 = Vector512.LoadUnsafe(ref bt, p);
                 var y1 = Vector512.LoadUnsafe(ref b1, p);
-                var x = RowSlice(ref a, 0, lda, p, rest); s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01);
-                x = RowSlice(ref a, 1, lda, p, rest); s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11);
-                x = RowSlice(ref a, 2, lda, p, rest); s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21);
-                x = RowSlice(ref a, 3, lda, p, rest); s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31);
-                x = RowSlice(ref a, 4, lda, p, rest); s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41);
-                x = RowSlice(ref a, 5, lda, p, rest); s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51);
-                x = RowSlice(ref a, 6, lda, p, rest); s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61);
-                x = RowSlice(ref a, 7, lda, p, rest); s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
+                ref var row = ref a;
+                var x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61); row = ref Unsafe.Add(ref row, lda);
+                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
             }
 
             var tile = Reduce16(s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51, s60, s61, s70, s71);
@@ -152,14 +198,6 @@ internal static class DotKernel
             a = ref Unsafe.Add(ref a, 8 * lda);
             c = ref Unsafe.Add(ref c, 8 * ldc);
         }
-    }
-
-    /// <summary>Sixteen floats of row <paramref name="row"/> from p; the tail (rest &lt; 16) through a masked load.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> RowSlice(ref float a, nint row, nint lda, nuint p, nuint rest)
-    {
-        ref var start = ref Unsafe.Add(ref a, row * lda);
-        return rest >= 16 ? Vector512.LoadUnsafe(ref start, p) : Vec512.LoadPartial(ref start, p, rest, 0f).V;
     }
 
     /// <summary>Whether op(B)'s fourth packed column is live (<see cref="FourColumns"/>) or zero padding (<see cref="ThreeColumns"/>).</summary>
