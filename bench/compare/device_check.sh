@@ -3,7 +3,7 @@
 # bench/compare/pack_device.sh made .device/kernels-device.tar.xz here:
 #   0. ptxas -v on the GEMM kernels' PTX (registers, spills, shared memory per thread), when ptxas is there;
 #   1. PyTorch's SGEMM and training step on the same GPU (bench/compare/pytorch_cuda.py), the peer (SKIP_TORCH=1 skips);
-#   2. the backend parity suite on ILGPU's CUDA accelerator (every [Fact] of ComputeBackendTests and DeviceMlpTests,
+#   2. the backend parity suite on ILGPU's CUDA accelerator (every [Fact] of ComputeBackendTests and MlpBackendTests,
 #      through `Kernels.Tests.dll device-suite` with KERNELS_TEST_BACKENDS=cuda);
 #   3. the training step's operations timed one by one (Kernels.GpuBenchmarks.dll breakdown, a Stopwatch probe);
 #   4. the GPU BenchmarkDotNet suite: SGEMM 1024-8192 against cuBLAS (FP32, TF32 off) and the training step.

@@ -83,13 +83,6 @@ public sealed class IlgpuBackend : ComputeBackend
         Vector,
     }
 
-    /// <summary>
-    /// Whether the kernels run on ILGPU's CPU accelerator, as .NET code: they are then instantiated at <see cref="Vec1"/>
-    /// (a true fma, the span kernels' bits); CUDA devices get <see cref="CudaFloat"/> (the same bits through inline PTX), OpenCL
-    /// devices <see cref="DeviceFloat"/>.
-    /// </summary>
-    private bool IsCpu => _accelerator is CPUAccelerator;
-
     /// <summary>Tests force one GEMM kernel; <see cref="GemmKernel.Auto"/> otherwise.</summary>
     internal GemmKernel ForcedGemmKernel { get; set; }
 
