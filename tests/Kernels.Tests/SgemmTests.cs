@@ -207,9 +207,10 @@ public class SgemmTests
     {
         // m = 1…25 reaches every partial last tile (1…11 rows after 0, 1 or 2 whole 12-row tiles, and the 8/4/2/1
         // row kernels of the narrower paths); 36, 47, 48 and 49 put 24-row one-vector tiles before 12-row and
-        // partial ones. The widths cover one masked, one whole, two masked and two whole vectors, shallow (k = 3)
-        // and deep (k = 40) products, and B read in place or packed.
-        int[] widths = [5, 16, 21, 32, 37];
+        // partial ones. The widths cover one masked, one whole, two masked and two whole vectors (and the narrow
+        // Vector256 sliver of the Vector512 path, masked at 5 and whole at 8), shallow (k = 3) and deep (k = 40)
+        // products, and B read in place or packed.
+        int[] widths = [5, 8, 16, 21, 32, 37];
         IsaVariants.ForEachGemmEngine(_ =>
         {
             var seed = 0;

@@ -17,7 +17,7 @@ namespace Kernels.Gemm;
 /// (see <see cref="DirectKernel"/>). Same arithmetic as the other kernels: each C element sums over p in order
 /// in its own lane, then alpha, beta·C, bias and the activation, so results match bit for bit.
 /// </summary>
-internal static class DirectKernel512
+internal static partial class DirectKernel512
 {
     public const int Rows = 12;
 

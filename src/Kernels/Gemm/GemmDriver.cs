@@ -299,7 +299,14 @@ internal static class GemmDriver
             ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
             if (typeof(TVec) == typeof(Vec512))
             {
-                // The ir loop, edge rows included, runs inside the macro-kernel.
+                // The ir loop, edge rows included, runs inside the macro-kernel; a sliver of at most eight columns
+                // in the half-width one.
+                if (nr <= DirectKernel512.NarrowColumns && DirectKernel512.NarrowSupported)
+                {
+                    DirectKernel512.RunNarrow(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                    continue;
+                }
+
                 DirectKernel512.Run(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
                 continue;
             }
@@ -345,7 +352,14 @@ internal static class GemmDriver
             for (var jr = colStart; jr < colEnd; jr += nrBlock)
             {
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
-                DirectKernel512.Run(Math.Min(nrBlock, colEnd - jr), rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                var nr = Math.Min(nrBlock, colEnd - jr);
+                if (nr <= DirectKernel512.NarrowColumns && DirectKernel512.NarrowSupported)
+                {
+                    DirectKernel512.RunNarrow(nr, rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                    continue;
+                }
+
+                DirectKernel512.Run(nr, rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
             }
         }
     }
