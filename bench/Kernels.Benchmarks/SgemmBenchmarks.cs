@@ -96,6 +96,7 @@ public class SgemmBenchmarks : SgemmBenchmarkBase
         yield return new GemmShape("1050·100·3", Transpose.None, Transpose.None, 1050, 3, 100);
         yield return new GemmShape("1050·100·1", Transpose.None, Transpose.None, 1050, 1, 100);
         yield return new GemmShape("150·4·5", Transpose.None, Transpose.None, 150, 5, 4);
+        yield return new GemmShape("150·5·3", Transpose.None, Transpose.None, 150, 3, 5);
         yield return new GemmShape("AᵀB 784·128·100", Transpose.Transposed, Transpose.None, 784, 100, 128);
         yield return new GemmShape("ABᵀ 128·10·100", Transpose.None, Transpose.Transposed, 128, 100, 10);
     }
