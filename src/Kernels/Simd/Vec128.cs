@@ -150,11 +150,31 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
             return;
         }
 
-        if (Avx.IsSupported)
+        if (Sse.IsSupported)
         {
+            // Two floats, then one, as plain stores: see Vec256.StorePartial for why not vmaskmovps.
             fixed (float* p = &Unsafe.Add(ref destination, index))
             {
-                Avx.MaskStore(p, Vector128.LessThan(Vector128<int>.Indices, Vector128.Create((int)count)).AsSingle(), value.V);
+                var q = p;
+                var v = value.V;
+                if (count >= 4)
+                {
+                    Sse.Store(q, v);
+                    return;
+                }
+
+                if (count >= 2)
+                {
+                    Sse.StoreLow(q, v);
+                    v = Sse.MoveHighToLow(v, v);
+                    q += 2;
+                    count -= 2;
+                }
+
+                if (count != 0)
+                {
+                    Sse.StoreScalar(q, v);
+                }
             }
 
             return;

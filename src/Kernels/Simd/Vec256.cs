@@ -152,9 +152,38 @@ internal readonly struct Vec256 : ISimdFloat<Vec256>
 
         if (Avx.IsSupported)
         {
+            // Four floats, two, then one, as plain stores. A vmaskmovps store is microcoded on AMD cores: on the Zen 4
+            // host the Vector256 path's 150×4·4×5 GEMM spent 46% of its time in the edge rows' masked stores.
             fixed (float* p = &Unsafe.Add(ref destination, index))
             {
-                Avx.MaskStore(p, Vector256.LessThan(Vector256<int>.Indices, Vector256.Create((int)count)).AsSingle(), value.V);
+                var q = p;
+                var v = value.V.GetLower();
+                if (count >= 4)
+                {
+                    Sse.Store(q, v);
+                    v = value.V.GetUpper();
+                    if (count >= 8)
+                    {
+                        Sse.Store(q + 4, v);
+                        return;
+                    }
+
+                    q += 4;
+                    count -= 4;
+                }
+
+                if (count >= 2)
+                {
+                    Sse.StoreLow(q, v);
+                    v = Sse.MoveHighToLow(v, v);
+                    q += 2;
+                    count -= 2;
+                }
+
+                if (count != 0)
+                {
+                    Sse.StoreScalar(q, v);
+                }
             }
 
             return;
