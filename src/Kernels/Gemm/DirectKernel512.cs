@@ -17,7 +17,7 @@ namespace Kernels.Gemm;
 /// (see <see cref="DirectKernel"/>). Same arithmetic as the other kernels: each C element sums over p in order
 /// in its own lane, then alpha, beta·C, bias and the activation, so results match bit for bit.
 /// </summary>
-internal static partial class DirectKernel512
+internal static class DirectKernel512
 {
     public const int Rows = 12;
 
@@ -65,37 +65,37 @@ internal static partial class DirectKernel512
     /// stores alpha·acc, <see cref="Full"/> tests for beta·C, bias and activation per row. For a shallow product
     /// the stores are most of a tile, and three predicted branches per row cost more than its multiply-adds.
     /// </summary>
-    private interface IFinish
+    internal interface IFinish
     {
         static abstract bool General { get; }
     }
 
-    private readonly struct Plain : IFinish
+    internal readonly struct Plain : IFinish
     {
         public static bool General => false;
     }
 
-    private readonly struct Scaled : IFinish
+    internal readonly struct Scaled : IFinish
     {
         public static bool General => false;
     }
 
-    private readonly struct Full : IFinish
+    internal readonly struct Full : IFinish
     {
         public static bool General => true;
     }
 
-    private interface IEdge
+    internal interface IEdge
     {
         static abstract bool Masked { get; }
     }
 
-    private readonly struct Whole : IEdge
+    internal readonly struct Whole : IEdge
     {
         public static bool Masked => false;
     }
 
-    private readonly struct MaskedEdge : IEdge
+    internal readonly struct MaskedEdge : IEdge
     {
         public static bool Masked => true;
     }
@@ -454,7 +454,7 @@ internal static partial class DirectKernel512
     /// compare and select already overran the inlining budget of the Full kernels.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool InlinesActivation<TAct>()
+    internal static bool InlinesActivation<TAct>()
         where TAct : struct, IActivationOperator =>
         typeof(TAct) == typeof(IdentityOperator) || typeof(TAct) == typeof(ReluOperator);
 

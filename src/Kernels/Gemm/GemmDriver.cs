@@ -279,7 +279,8 @@ internal static class GemmDriver
             var nr = Math.Min(nrBlock, mainEnd - jr);
             ref var bSliver = ref Unsafe.NullRef<float>();
             nint bStride = p.Ldb;
-            if (InPlace<TVec>(p.TransB, nr, w))
+            var narrow = (typeof(TVec) == typeof(Vec512) || typeof(TVec) == typeof(Vec256)) && nr <= NarrowKernel.Columns && NarrowKernel.IsSupported;
+            if (InPlace<TVec>(p.TransB, nr, w) || (narrow && p.TransB == Transpose.None))
             {
                 bSliver = ref Unsafe.Add(ref MemoryMarshal.GetReference(b), jr);
             }
@@ -297,16 +298,16 @@ internal static class GemmDriver
 
             // Row tiles of MR, then the largest smaller kernels that fit, so A is never read past row m.
             ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
+            if (narrow)
+            {
+                // A sliver of at most eight columns: one masked 256-bit vector per row, the ir loop inside the kernel.
+                NarrowKernel.Run(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                continue;
+            }
+
             if (typeof(TVec) == typeof(Vec512))
             {
-                // The ir loop, edge rows included, runs inside the macro-kernel; a sliver of at most eight columns
-                // in the half-width one.
-                if (nr <= DirectKernel512.NarrowColumns && DirectKernel512.NarrowSupported)
-                {
-                    DirectKernel512.RunNarrow(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
-                    continue;
-                }
-
+                // The ir loop, edge rows included, runs inside the macro-kernel.
                 DirectKernel512.Run(nr, rowEnd - rowStart, p.K, ref Unsafe.Add(ref aBase, rowStart * rowStride), rowStride, colStride, ref bSliver, bStride, ref Unsafe.Add(ref cBase, ((nint)rowStart * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
                 continue;
             }
@@ -353,9 +354,9 @@ internal static class GemmDriver
             {
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
                 var nr = Math.Min(nrBlock, colEnd - jr);
-                if (nr <= DirectKernel512.NarrowColumns && DirectKernel512.NarrowSupported)
+                if (nr <= NarrowKernel.Columns && NarrowKernel.IsSupported)
                 {
-                    DirectKernel512.RunNarrow(nr, rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
+                    NarrowKernel.Run(nr, rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
                     continue;
                 }
 
