@@ -152,7 +152,7 @@ internal readonly struct Vec128 : ISimdFloat<Vec128>
 
         if (Sse.IsSupported)
         {
-            // Two floats, then one, as plain stores: see Vec256.StorePartial for why not vmaskmovps.
+            // Four floats, or two then one, as plain stores: see Vec256.StorePartial for why not vmaskmovps.
             fixed (float* p = &Unsafe.Add(ref destination, index))
             {
                 var q = p;
