@@ -185,8 +185,9 @@ public class SgemmTests
     public void Blocking_edges_are_exercised()
     {
         // Sizes straddling MR (6, 12), NR (2, 8, 16, 32), KC (256, 512), MC (48–240), the four-row groups of
-        // the A packing's register transposes and the shallow engine's 96-row blocks (k ≤ 16), on every path.
-        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20), (27, 34, 1027), (211, 70, 2), (108, 96, 16)];
+        // the A packing's register transposes and the shallow engine's 96-row blocks (k ≤ 16), on every path; and
+        // one- and narrow-vector slivers whose A rows lie more than 256 floats apart (24-row tiles by the L1-set rule).
+        (int M, int N, int K)[] shapes = [(6, 32, 256), (7, 33, 257), (241, 17, 300), (49, 65, 513), (12, 31, 1), (145, 3, 20), (27, 34, 1027), (211, 70, 2), (108, 96, 16), (53, 13, 300), (50, 6, 300)];
         IsaVariants.ForEachGemmEngine(_ =>
         {
             foreach (var (m, n, k) in shapes)
@@ -200,6 +201,22 @@ public class SgemmTests
                 }
             }
         });
+    }
+
+    [Fact]
+    public void Tall_tiles_only_where_their_rows_spread_over_the_L1_sets()
+    {
+        // Row strides in floats: up to 256 always; 784 (49 lines, every row its own set) and 768 (four sets, six rows
+        // each) spread; 512 (two sets), 1024 (one set) and 1025 (16 rows within one 64-byte window) do not.
+        foreach (var stride in (int[])[1, 100, 256, 301, 768, 784])
+        {
+            Assert.True(Kernels.Gemm.DirectKernel512.TallTileFits(stride), $"stride {stride}");
+        }
+
+        foreach (var stride in (int[])[512, 1024, 1025, 2048, 4096])
+        {
+            Assert.False(Kernels.Gemm.DirectKernel512.TallTileFits(stride), $"stride {stride}");
+        }
     }
 
     [Fact]

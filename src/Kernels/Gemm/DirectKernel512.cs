@@ -107,6 +107,8 @@ internal static class DirectKernel512
         where TEdge : struct, IEdge
         where TFinish : struct, IFinish
     {
+        // First, before any vector is live: on the rare stride that needs the table, the call would otherwise spill them.
+        var tall = typeof(TCols) == typeof(DirectKernel.OneVector) && rows >= 2 * Rows && (rowStride <= 256 || TallTileFits(rowStride));
         var two = TCols.Two;
         var zero = Vector512<float>.Zero;
 
@@ -175,11 +177,9 @@ internal static class DirectKernel512
                 // uses for its second column vector hold rows 12…23), so each B load, loop step and tile set-up
                 // serves twice the rows. Shallow narrow products (a 150×4 by 4×5 layer) are mostly that overhead.
                 // Deep narrow products gain too: on the Zen 4 host, whose 512-bit FMAs run in two halves,
-                // 128·100·10 went from 4.92 to 3.66–3.86 µs. Only while A's rows are at most 256 floats apart: 24 rows
-                // 4 KB apart all fall in one set of the L1 and evict each other every step (1024×16×1024 ran 2.3×
-                // slower); 1 KB apart they spread over four sets, six rows each, within the 8-way (Zen 4) and 12-way
-                // (Zen 5) L1s.
-                if (typeof(TCols) == typeof(DirectKernel.OneVector) && rows - done >= 2 * Rows && rowStride <= 256)
+                // 128·100·10 went from 4.92 to 3.66–3.86 µs. Only where A's 24 rows spread over the L1's sets
+                // (TallTileFits).
+                if (tall && rows - done >= 2 * Rows)
                 {
                     ref var a12 = ref Unsafe.Add(ref ap, 12 * rowStride);
                     ref var a18 = ref Unsafe.Add(ref ap, 18 * rowStride);
@@ -341,6 +341,37 @@ internal static class DirectKernel512
                 cRow += Rows * ldc;
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a 24-row tile's rows of A, <paramref name="rowStride"/> floats apart, stream through L1 together: at most
+    /// six of them start in any one of its 64 sets of 64-byte lines (a set is bits 6–11 of the address on Zen 4 and
+    /// Zen 5; 8 ways on Zen 4, 12 on Zen 5). Rows 4 KB apart all share one set and evict each other every step
+    /// (1024×16×1024 ran 2.3× slower with this tile), 2 KB apart two sets; up to 256 floats apart, or at an odd
+    /// number of lines such as 784 floats (49 lines, every row its own set), they spread. 128·784·16 went from 1.03×
+    /// to 1.35× OpenBLAS SkylakeX once 784 qualified (Stopwatch). Per call, not per tile: 24 steps on a byte table.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static bool TallTileFits(nint rowStride)
+    {
+        if (rowStride <= 256)
+        {
+            return true;
+        }
+
+        Span<byte> perSet = stackalloc byte[64];
+        perSet.Clear();
+        var step = (int)((rowStride * sizeof(float)) & 4095);
+        for (int i = 0, offset = 0; i < 2 * Rows; i++, offset = (offset + step) & 4095)
+        {
+            if (++perSet[offset >> 6] > 6)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Six consecutive rows (accumulator pairs per row) from <paramref name="row"/> on; returns the row after them.</summary>

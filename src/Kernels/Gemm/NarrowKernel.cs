@@ -70,6 +70,8 @@ internal static class NarrowKernel
         where TEdge : struct, DirectKernel512.IEdge
         where TFinish : struct, DirectKernel512.IFinish
     {
+        // First, before any vector is live: on the rare stride that needs the table, the call would otherwise spill them.
+        var tall = Avx512F.VL.IsSupported && rows >= 2 * Rows && (rowStride <= 256 || DirectKernel512.TallTileFits(rowStride));
         var zero = Vector256<float>.Zero;
         var masked = TEdge.Masked;
         var mask = Vector256.LessThan(Vector256<float>.Indices, Vector256.Create((float)nr));
@@ -99,10 +101,10 @@ internal static class NarrowKernel
             var done = 0;
             nint o1 = rowStride, o2 = 2 * rowStride, o3 = 3 * rowStride, o4 = 4 * rowStride, o5 = 5 * rowStride;
 
-            // Whole 24-row tiles, four groups of six rows at the same five offsets, while A's rows are at most 256
-            // floats apart (the 512-bit kernel's L1 set argument). Only with AVX-512's 32 vector registers: AVX2 has
-            // 16, and 24 accumulators spilled (1050·100·8 on the Vector256 path went from 22.5 to 24.5 µs).
-            if (Avx512F.VL.IsSupported && rowStride <= 256)
+            // Whole 24-row tiles, four groups of six rows at the same five offsets, where A's rows spread over the
+            // L1's sets (DirectKernel512.TallTileFits). Only with AVX-512's 32 vector registers: AVX2 has 16, and 24
+            // accumulators spilled (1050·100·8 on the Vector256 path went from 22.5 to 24.5 µs).
+            if (tall)
             {
                 for (; rows - done >= 2 * Rows; done += 2 * Rows)
                 {
