@@ -83,7 +83,7 @@ internal static class DotKernel
     /// <summary><paramref name="tiles"/> tiles of sixteen rows of one column (a regression or binary-classification head): lane i of the tree is row i.</summary>
     [SkipLocalsInit]
     [MethodImpl(Compile.Hot)]
-    private static void Run16x1<TAct>(int tiles, int k, ref float a, nint lda, ref float bt, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+    private static unsafe void Run16x1<TAct>(int tiles, int k, ref float a, nint lda, ref float bt, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
         for (var t = 0; t < tiles; t++)
@@ -119,25 +119,30 @@ internal static class DotKernel
 
             if ((int)p < k)
             {
-                var rest = (nuint)k - p;
+                // One mask and one pin for the whole tail chunk: Vec512.LoadPartial per row rebuilt the mask, tested
+                // the count and pinned the row again, a dozen instructions around each masked load.
+                var tail = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(k - (int)p)).AsSingle();
                 var y = Vector512.LoadUnsafe(ref bt, p);
-                ref var row = ref a;
-                s0 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s0); row = ref Unsafe.Add(ref row, lda);
-                s1 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s1); row = ref Unsafe.Add(ref row, lda);
-                s2 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s2); row = ref Unsafe.Add(ref row, lda);
-                s3 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s3); row = ref Unsafe.Add(ref row, lda);
-                s4 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s4); row = ref Unsafe.Add(ref row, lda);
-                s5 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s5); row = ref Unsafe.Add(ref row, lda);
-                s6 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s6); row = ref Unsafe.Add(ref row, lda);
-                s7 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s7); row = ref Unsafe.Add(ref row, lda);
-                s8 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s8); row = ref Unsafe.Add(ref row, lda);
-                s9 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s9); row = ref Unsafe.Add(ref row, lda);
-                s10 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s10); row = ref Unsafe.Add(ref row, lda);
-                s11 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s11); row = ref Unsafe.Add(ref row, lda);
-                s12 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s12); row = ref Unsafe.Add(ref row, lda);
-                s13 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s13); row = ref Unsafe.Add(ref row, lda);
-                s14 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s14); row = ref Unsafe.Add(ref row, lda);
-                s15 = Vector512.FusedMultiplyAdd(Vec512.LoadPartial(ref row, p, rest, 0f).V, y, s15);
+                fixed (float* first = &a)
+                {
+                    var row = first + p;
+                    s0 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s0); row += lda;
+                    s1 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s1); row += lda;
+                    s2 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s2); row += lda;
+                    s3 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s3); row += lda;
+                    s4 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s4); row += lda;
+                    s5 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s5); row += lda;
+                    s6 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s6); row += lda;
+                    s7 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s7); row += lda;
+                    s8 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s8); row += lda;
+                    s9 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s9); row += lda;
+                    s10 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s10); row += lda;
+                    s11 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s11); row += lda;
+                    s12 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s12); row += lda;
+                    s13 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s13); row += lda;
+                    s14 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s14); row += lda;
+                    s15 = Vector512.FusedMultiplyAdd(Avx512F.MaskLoad(row, tail, zero), y, s15);
+                }
             }
 
             var tile = Reduce16(s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14, s15);
@@ -150,7 +155,7 @@ internal static class DotKernel
     /// <summary><paramref name="tiles"/> tiles of eight rows of two columns: lane 2i + j of the tree is row i, column j.</summary>
     [SkipLocalsInit]
     [MethodImpl(Compile.Hot)]
-    private static void Run8x2<TAct>(int tiles, int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
+    private static unsafe void Run8x2<TAct>(int tiles, int k, ref float a, nint lda, ref float bt, nint kPadded, ref float c, nint ldc, float alpha, float beta, bool epilogue, ref float bias, bool hasBias, TAct activation)
         where TAct : struct, IActivationOperator
     {
         for (var t = 0; t < tiles; t++)
@@ -179,18 +184,21 @@ internal static class DotKernel
 
             if ((int)p < k)
             {
-                var rest = (nuint)k - p;
+                var tail = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(k - (int)p)).AsSingle();
                 var y0 = Vector512.LoadUnsafe(ref bt, p);
                 var y1 = Vector512.LoadUnsafe(ref b1, p);
-                ref var row = ref a;
-                var x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61); row = ref Unsafe.Add(ref row, lda);
-                x = Vec512.LoadPartial(ref row, p, rest, 0f).V; s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
+                fixed (float* first = &a)
+                {
+                    var row = first + p;
+                    var x = Avx512F.MaskLoad(row, tail, zero); s00 = Vector512.FusedMultiplyAdd(x, y0, s00); s01 = Vector512.FusedMultiplyAdd(x, y1, s01); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s10 = Vector512.FusedMultiplyAdd(x, y0, s10); s11 = Vector512.FusedMultiplyAdd(x, y1, s11); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s20 = Vector512.FusedMultiplyAdd(x, y0, s20); s21 = Vector512.FusedMultiplyAdd(x, y1, s21); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s30 = Vector512.FusedMultiplyAdd(x, y0, s30); s31 = Vector512.FusedMultiplyAdd(x, y1, s31); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s40 = Vector512.FusedMultiplyAdd(x, y0, s40); s41 = Vector512.FusedMultiplyAdd(x, y1, s41); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s50 = Vector512.FusedMultiplyAdd(x, y0, s50); s51 = Vector512.FusedMultiplyAdd(x, y1, s51); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s60 = Vector512.FusedMultiplyAdd(x, y0, s60); s61 = Vector512.FusedMultiplyAdd(x, y1, s61); row += lda;
+                    x = Avx512F.MaskLoad(row, tail, zero); s70 = Vector512.FusedMultiplyAdd(x, y0, s70); s71 = Vector512.FusedMultiplyAdd(x, y1, s71);
+                }
             }
 
             var tile = Reduce16(s00, s01, s10, s11, s20, s21, s30, s31, s40, s41, s50, s51, s60, s61, s70, s71);
