@@ -144,7 +144,10 @@ internal static class GemmDriver
             case Path.Dot: RunDot<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
             case Path.Gemv: GemvKernel.Run<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
             case Path.Direct when typeof(TVec) == typeof(Vec512) && p.K <= ShallowK && p.TransB == Transpose.None:
-                RunShallow(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
+                RunShallow<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
+                break;
+            case Path.Direct when typeof(TVec) == typeof(Vec256) && p.K <= ShallowK && p.TransB == Transpose.None && NarrowKernel.IsSupported:
+                RunShallow<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd);
                 break;
             case Path.Direct: RunDirectBlocks<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
             default: RunPacked<TVec, TAct>(p, a, b, c, bias, activation, rowStart, rowEnd, colStart, colEnd); break;
@@ -242,7 +245,7 @@ internal static class GemmDriver
     /// sliver of B (KC·2W floats) stays in L1 while every row tile streams its A rows past it. B is read in place
     /// when op(B) is B and the sliver is whole (any sliver on Vector512, whose loads are masked); otherwise it is
     /// copied into a zero-padded KC×2W sliver first (small next to the m·kc·2W multiply-adds it feeds).
-    /// Shallow products on Vector512 take <see cref="RunShallow{TAct}"/> instead (chosen in <see cref="Run{TVec, TAct}"/>).
+    /// Shallow products on Vector512 and Vector256 take <see cref="RunShallow{TVec, TAct}"/> instead (chosen in <see cref="Run{TVec, TAct}"/>).
     /// </summary>
     [MethodImpl(Compile.Hot)]
     private static void RunDirect<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
@@ -326,17 +329,22 @@ internal static class GemmDriver
     }
 
     /// <summary>
-    /// The Vector512 direct engine for shallow products (k ≤ <see cref="ShallowK"/>, op(B) = B), rows outer:
-    /// a 96-row block of C is finished across all its column slivers before the next starts. With k this small a
-    /// tile is mostly its stores; sliver-outer order would write C in 128-byte column strips, and every cache line
-    /// that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes straddle on
-    /// most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in place.
+    /// The direct engine for shallow products (k ≤ <see cref="ShallowK"/>, op(B) = B) on the Vector512 and Vector256
+    /// paths, rows outer: a 96-row block of C is finished across all its column slivers before the next starts. With
+    /// k this small a tile is mostly its stores; sliver-outer order would write C in column strips, and every cache
+    /// line that straddles two strips would be written, evicted to L2 and fetched again (C rows of 400 bytes
+    /// straddle on most rows). The block's C rows (96 · ldc floats) stay in L1 while the slivers pass. B is read in
+    /// place. Vector512 takes 32-column slivers in <see cref="DirectKernel512"/> (a last one of at most 8 in
+    /// <see cref="NarrowKernel"/>); Vector256 takes 8-column slivers in <see cref="NarrowKernel"/>, which stores
+    /// from registers: the generic kernel's per-tile calls and stack tile were most of a k = 2 product there
+    /// (1050·2·100 with AVX-512 off ran at 0.60× OpenBLAS Haswell).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining | Compile.Optimized)]
-    private static void RunShallow<TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+    private static void RunShallow<TVec, TAct>(in Problem p, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, ReadOnlySpan<float> bias, TAct activation, int rowStart, int rowEnd, int colStart, int colEnd)
+        where TVec : struct, ISimdFloat<TVec>
         where TAct : struct, IActivationOperator
     {
-        const int nrBlock = 32;
+        var nrBlock = typeof(TVec) == typeof(Vec512) ? 32 : NarrowKernel.Columns;
         const int blockRows = 8 * DirectKernel512.Rows;
         ref var aBase = ref MemoryMarshal.GetReference(a);
         ref var bBase = ref MemoryMarshal.GetReference(b);
@@ -354,7 +362,7 @@ internal static class GemmDriver
             {
                 ref var biasTile = ref p.HasBias ? ref Unsafe.Add(ref biasBase, jr) : ref biasBase;
                 var nr = Math.Min(nrBlock, colEnd - jr);
-                if (nr <= NarrowKernel.Columns && NarrowKernel.IsSupported)
+                if (typeof(TVec) == typeof(Vec256) || (nr <= NarrowKernel.Columns && NarrowKernel.IsSupported))
                 {
                     NarrowKernel.Run(nr, rows, p.K, ref Unsafe.Add(ref aBase, i * rowStride), rowStride, colStride, ref Unsafe.Add(ref bBase, jr), p.Ldb, ref Unsafe.Add(ref cBase, ((nint)i * p.Ldc) + jr), p.Ldc, p.Alpha, p.Beta, p.Epilogue, ref biasTile, p.HasBias, activation);
                     continue;
